@@ -1,0 +1,100 @@
+//! The middleware stack every service's router gets.
+//!
+//! From the outside in: a request id is taken from `x-request-id` or made
+//! up, a tracing span carrying it wraps the request (so every log line of the
+//! request, errors included, names it), the id is echoed on the response, and
+//! the request is counted and timed. The probe and metrics routes are added
+//! outside that stack so that kubelet and Prometheus polling every few
+//! seconds do not flood the logs.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderMap, HeaderName, Response};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::{Level, Span};
+
+use crate::{Metrics, Readiness, health, metrics};
+
+/// The header that carries a request id from tier to tier.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What a service keeps in its state to get probes, metrics and the
+/// middleware stack. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Kit {
+    pub readiness: Readiness,
+    pub metrics: Metrics,
+}
+
+impl Kit {
+    /// A kit whose readiness starts as given, with the service's own metrics
+    /// registered by `register`.
+    pub fn new(
+        ready: bool,
+        register: impl FnOnce(&mut prometheus_client::registry::Registry),
+    ) -> Self {
+        Self {
+            readiness: Readiness::new(ready),
+            metrics: Metrics::new(register),
+        }
+    }
+
+    /// Wrap a service's routes with the standard stack and add `/healthz`,
+    /// `/readyz` and `/metrics`.
+    pub fn wrap(&self, routes: Router) -> Router {
+        let layers = ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(make_span)
+                    .on_request(())
+                    .on_response(on_response)
+                    .on_failure(()),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(axum::middleware::from_fn_with_state(
+                self.metrics.clone(),
+                metrics::track,
+            ));
+        routes
+            .layer(layers)
+            .merge(health::routes(self.readiness.clone()))
+            .route(
+                "/metrics",
+                get(metrics::metrics_handler).with_state(self.metrics.clone()),
+            )
+    }
+}
+
+/// The request id of an incoming request, if it has one.
+pub fn request_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get(REQUEST_ID).and_then(|v| v.to_str().ok())
+}
+
+fn make_span(req: &Request) -> Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(req.uri().path(), MatchedPath::as_str);
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route,
+        request_id = request_id(req.headers()).unwrap_or(""),
+    )
+}
+
+fn on_response<B>(res: &Response<B>, latency: Duration, _span: &Span) {
+    let status = res.status().as_u16();
+    let latency_ms = latency.as_secs_f64() * 1000.0;
+    if res.status().is_server_error() {
+        tracing::event!(Level::WARN, status, latency_ms, "response");
+    } else {
+        tracing::event!(Level::INFO, status, latency_ms, "response");
+    }
+}

@@ -1,0 +1,99 @@
+//! Graceful shutdown that Kubernetes can rely on.
+//!
+//! When a pod is deleted, the kubelet sends SIGTERM and, in parallel, the pod
+//! is removed from its Services' endpoints. [`serve`] reacts to the shutdown
+//! signal in three steps:
+//!
+//! 1. readiness goes down, so `/readyz` answers 503 to anyone still asking;
+//! 2. the listener stops accepting new connections, idle keep-alive
+//!    connections are closed;
+//! 3. in-flight requests get up to the grace period to finish, then the
+//!    server returns and `main` exits 0.
+//!
+//! The grace period must be shorter than the pod's
+//! `terminationGracePeriodSeconds`, or the kubelet's SIGKILL comes first.
+
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::Readiness;
+
+/// Completes on SIGTERM (what Kubernetes and container runtimes send) or
+/// Ctrl-C (a terminal).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+/// Serve `app` on `listener` until `shutdown` completes, then drain as
+/// described in the module docs. Handlers can read the peer address with
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    readiness: Readiness,
+    grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening");
+
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        // An error means the sender was dropped: treat it as "stop" too.
+        let _ = stop_rx.await;
+    })
+    .into_future();
+    tokio::pin!(server);
+
+    tokio::select! {
+        result = &mut server => return result,
+        () = shutdown => {}
+    }
+
+    readiness.set(false);
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => {
+            tracing::info!("drained, exiting");
+            result
+        }
+        Err(_) => {
+            tracing::warn!(grace = ?grace, "grace period over with requests still in flight, exiting anyway");
+            Ok(())
+        }
+    }
+}
