@@ -46,6 +46,16 @@ pub struct ServiceArgs {
     #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
 
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// This instance's IP address, as Kubernetes' downward API gives it
+    /// (`status.podIP`). Default: the bind address if it is a specific one,
+    /// else this host's first non-loopback address (like `hostname -I`).
+    #[arg(long, env = "POD_IP")]
+    pub pod_ip: Option<IpAddr>,
+
     /// Log format. Filter with RUST_LOG (default `info`).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -60,12 +70,19 @@ impl ServiceArgs {
         SocketAddr::new(self.bind, self.port)
     }
 
+    /// This instance's identity address; see `--pod-ip`.
+    pub fn pod_ip(&self) -> IpAddr {
+        crate::net::pod_ip(self.pod_ip, self.bind)
+    }
+
     /// Defaults for tests and examples: loopback, an ephemeral port.
     pub fn for_tests() -> Self {
         Self {
             port: 0,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             shutdown_grace: Duration::from_secs(5),
+            max_body_bytes: 64 * 1024,
+            pod_ip: None,
             log_format: LogFormat::Text,
             command: None,
         }

@@ -1,0 +1,288 @@
+//! The relay: tier 2 of the message chain (seed 002's `relay.php`).
+//!
+//! For each `POST /relay.php` (or `POST /`) it appends
+//! `Relaying from <remote-ip> at <date> : <message>` to
+//! `$LOG_DIR/Relay_<pod-ip>.txt`, forwards the body byte for byte to
+//! `SINK_URL`, and answers with the sink's reply as `text/plain`.
+//!
+//! Where the seed's PHP would hang or print an empty page, the relay answers
+//! quickly with a one-line reason: 502 when the sink cannot be reached or
+//! answers with an error, 504 when it is too slow. (The seed also read
+//! `$SINK_URL` as a PHP variable instead of calling `getenv`, so it never
+//! reached the sink at all; configuration here is parsed and checked at
+//! start-up.)
+//!
+//! Connections to the sink come from one pooled `reqwest::Client`: keep-alive
+//! connections are reused across requests, so the relay does not pay a TCP
+//! handshake per message. Nothing is buffered without bound: request bodies
+//! are capped by `MAX_BODY_BYTES`, the sink's reply by the same cap, and the
+//! log writer's queue is bounded.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::{Bytes, BytesMut};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use service_kit::applog::{self, AppendError, AppendLog, timestamp};
+use service_kit::{Kit, ServiceArgs};
+use tokio::net::TcpListener;
+use url::Url;
+
+/// The relay's settings. Every one is a flag and an environment variable.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "relay", version, about = "Tier 2 of the message chain: logs to Relay_<pod-ip>.txt and forwards to the sink")]
+pub struct Config {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+
+    /// Where to forward messages. The seed's scheme-less form
+    /// (`sink-svc/sink.php`) means http://.
+    #[arg(long, env = "SINK_URL", default_value = "sink-svc/sink.php", value_parser = service_kit::svc_url::parse)]
+    pub sink_url: Url,
+
+    /// How long the sink may take to answer (connect, send, reply) before
+    /// the relay gives up with 504.
+    #[arg(long, env = "SINK_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub sink_timeout: Duration,
+
+    /// How long connecting to the sink may take before the relay gives up
+    /// with 502.
+    #[arg(long, env = "SINK_CONNECT_TIMEOUT", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub sink_connect_timeout: Duration,
+
+    /// Directory for `Relay_<pod-ip>.txt`; created if missing, must be writable.
+    #[arg(long, env = "LOG_DIR", default_value = "/var/local/container")]
+    pub log_dir: PathBuf,
+
+    /// Also fdatasync the log file before forwarding (survives a machine
+    /// crash, costs a disk flush per batch of lines).
+    #[arg(long, env = "LOG_FSYNC", default_value_t = false)]
+    pub log_fsync: bool,
+}
+
+/// Everything that can go wrong in the relay. Request-time variants become
+/// a status and a one-line plain-text reason.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Startup(std::io::Error),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(reqwest::Error),
+    #[error("serving HTTP failed: {0}")]
+    Serve(std::io::Error),
+    #[error(transparent)]
+    Log(#[from] AppendError),
+    #[error("sink unreachable")]
+    SinkUnreachable(#[source] reqwest::Error),
+    #[error("sink did not answer in time")]
+    SinkTimeout(#[source] reqwest::Error),
+    #[error("sink answered {0}")]
+    SinkStatus(StatusCode),
+    #[error("sink reply larger than {0} bytes")]
+    SinkReplyTooLarge(usize),
+}
+
+impl Error {
+    fn status(&self) -> StatusCode {
+        match self {
+            Error::SinkTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Error::SinkUnreachable(_) | Error::SinkStatus(_) | Error::SinkReplyTooLarge(_) => {
+                StatusCode::BAD_GATEWAY
+            }
+            Error::Startup(_) | Error::Client(_) | Error::Serve(_) | Error::Log(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The metrics label for this failure.
+    fn outcome(&self) -> &'static str {
+        match self {
+            Error::SinkTimeout(_) => "sink_timeout",
+            Error::SinkUnreachable(_) => "sink_unreachable",
+            Error::SinkStatus(_) => "sink_error",
+            Error::SinkReplyTooLarge(_) => "sink_reply_too_large",
+            Error::Startup(_) | Error::Client(_) | Error::Serve(_) | Error::Log(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        // The full error chain goes to the log, inside the request span.
+        let detail = std::error::Error::source(&self).map(ToString::to_string);
+        tracing::warn!(error = %self, detail, "relay failed");
+        let reason = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            "relay could not record the message".to_owned()
+        } else {
+            self.to_string()
+        };
+        (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{reason}\n"))
+            .into_response()
+    }
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+/// Shared state of one relay instance.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    kit: Kit,
+    log: AppendLog,
+    client: reqwest::Client,
+    sink_url: Url,
+    sink_timeout: Duration,
+    max_reply_bytes: usize,
+    relayed: Family<Outcome, Counter>,
+}
+
+impl AppState {
+    /// Open the log file (failing now if `LOG_DIR` is unusable) and build
+    /// the pooled client.
+    pub fn new(config: &Config) -> Result<Self, Error> {
+        let pod_ip = config.service.pod_ip();
+        let log = AppendLog::open(&config.log_dir, &format!("Relay_{pod_ip}.txt"), config.log_fsync)
+            .map_err(Error::Startup)?;
+        let mut client = reqwest::Client::builder()
+            .connect_timeout(config.sink_connect_timeout)
+            // Keep idle connections a while: the senders call every few
+            // seconds, and a warm connection saves a round trip per message.
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true);
+        if !config.service.bind.is_unspecified() {
+            // Bound to a specific address (the local run gives each instance
+            // its own loopback address): speak from it too, so the sink sees
+            // which relay called, as it sees pod IPs in a cluster.
+            client = client.local_address(config.service.bind);
+        }
+        let client = client.build().map_err(Error::Client)?;
+        let relayed = Family::<Outcome, Counter>::default();
+        let kit = Kit::new(true, |registry| {
+            registry.register("relay_messages", "Messages relayed, by outcome", relayed.clone());
+        });
+        tracing::info!(file = %log.path().display(), sink = %config.sink_url, %pod_ip, "relay ready");
+        Ok(Self {
+            kit,
+            log,
+            client,
+            sink_url: config.sink_url.clone(),
+            sink_timeout: config.sink_timeout,
+            max_reply_bytes: config.service.max_body_bytes,
+            relayed,
+        })
+    }
+
+    /// The log file's path.
+    pub fn log_path(&self) -> &std::path::Path {
+        self.log.path()
+    }
+}
+
+/// The relay's routes, wrapped in the standard middleware.
+pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+    let routes = Router::new()
+        .route("/relay.php", post(relay))
+        .route("/", post(relay))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state.clone());
+    state.kit.wrap(routes)
+}
+
+/// Serve until `shutdown` completes, then drain (see [`service_kit::serve`]).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let state = AppState::new(&config)?;
+    let readiness = state.kit.readiness.clone();
+    let app = app(state, config.service.max_body_bytes);
+    service_kit::serve(listener, app, readiness, config.service.shutdown_grace, shutdown)
+        .await
+        .map_err(Error::Serve)
+}
+
+async fn relay(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Error> {
+    let from = peer.ip().to_canonical();
+    let line = format!(
+        "Relaying from {from} at {} : {}",
+        timestamp::php(chrono::Utc::now()),
+        applog::escape(&body)
+    );
+    state.log.append(line).await?;
+
+    let result = forward(&state, &headers, body).await;
+    let outcome = match &result {
+        Ok(_) => "relayed",
+        Err(err) => err.outcome(),
+    };
+    state.relayed.get_or_create(&Outcome { outcome }).inc();
+    let reply = result?;
+    tracing::info!(%from, sink = %state.sink_url, "message relayed");
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], reply).into_response())
+}
+
+/// POST `body` to the sink and return its reply body.
+async fn forward(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<Bytes, Error> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("text/plain"));
+    let mut request = state
+        .client
+        .post(state.sink_url.clone())
+        .timeout(state.sink_timeout)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body);
+    if let Some(id) = headers.get(service_kit::http::REQUEST_ID) {
+        request = request.header(service_kit::http::REQUEST_ID, id);
+    }
+    let mut response = request.send().await.map_err(classify)?;
+    if !response.status().is_success() {
+        return Err(Error::SinkStatus(response.status()));
+    }
+    // Read the reply with a cap: a misbehaving sink must not make us buffer
+    // without bound.
+    let limit = state.max_reply_bytes;
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(Error::SinkReplyTooLarge(limit));
+    }
+    let mut reply = BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if reply.len() + chunk.len() > limit {
+            return Err(Error::SinkReplyTooLarge(limit));
+        }
+        reply.extend_from_slice(&chunk);
+    }
+    Ok(reply.freeze())
+}
+
+/// A connect failure (refused, no route, DNS, connect timeout) means the
+/// sink is unreachable: 502. Any other timeout means it is too slow: 504.
+fn classify(err: reqwest::Error) -> Error {
+    if err.is_connect() {
+        Error::SinkUnreachable(err)
+    } else if err.is_timeout() {
+        Error::SinkTimeout(err)
+    } else {
+        Error::SinkUnreachable(err)
+    }
+}
