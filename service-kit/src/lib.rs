@@ -19,6 +19,9 @@
 //!   and `Sink_*.txt`).
 //! * [`net`] and [`svc_url`]: the pod's own IP and the seeds' scheme-less
 //!   service URLs (`relay-svc/relay.php`).
+//! * [`test_server`]: start a service in-process on 127.0.0.1:0 for tests.
+//! * [`testing`] (feature `testing`, for dev-dependencies): headless Chromium
+//!   driven over WebDriver, for browser tests.
 
 pub mod applog;
 pub mod config;
@@ -30,6 +33,9 @@ pub mod net;
 pub mod shutdown;
 pub mod svc_url;
 pub mod telemetry;
+pub mod test_server;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 mod entry;
 
