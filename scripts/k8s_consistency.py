@@ -476,7 +476,11 @@ def check_pods(r: Rendered, rep: Report, repo: Path | None, probe_targets: list,
                 declared = {p["containerPort"] for p in ports}
                 rep.check("container-ports", declared == {listen}, where,
                           f"{short} listens on {listen} (PORT or its default) but declares containerPorts {sorted(declared)}")
-                rep.check("downward-api", "POD_IP" in env, where, "POD_IP (downward API) is not set")
+                if podman:
+                    # podman 4.x refuses fieldRef status.podIP outright.
+                    rep.check("downward-api", "POD_IP" not in env, where, "for podman: POD_IP (status.podIP) must be dropped")
+                else:
+                    rep.check("downward-api", "POD_IP" in env, where, "POD_IP (downward API) is not set")
                 drain = parse_duration(env.get("SHUTDOWN_GRACE") or "10s") or 10
                 pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
                 rep.check("shutdown", grace > drain + pre, where,
