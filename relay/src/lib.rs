@@ -39,7 +39,11 @@ use url::Url;
 
 /// The relay's settings. Every one is a flag and an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "relay", version, about = "Tier 2 of the message chain: logs to Relay_<pod-ip>.txt and forwards to the sink")]
+#[command(
+    name = "relay",
+    version,
+    about = "Tier 2 of the message chain: logs to Relay_<pod-ip>.txt and forwards to the sink"
+)]
 pub struct Config {
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -127,7 +131,11 @@ impl IntoResponse for Error {
         } else {
             self.to_string()
         };
-        (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{reason}\n"))
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{reason}\n"),
+        )
             .into_response()
     }
 }
@@ -154,8 +162,12 @@ impl AppState {
     /// the pooled client.
     pub fn new(config: &Config) -> Result<Self, Error> {
         let pod_ip = config.service.pod_ip();
-        let log = AppendLog::open(&config.log_dir, &format!("Relay_{pod_ip}.txt"), config.log_fsync)
-            .map_err(Error::Startup)?;
+        let log = AppendLog::open(
+            &config.log_dir,
+            &format!("Relay_{pod_ip}.txt"),
+            config.log_fsync,
+        )
+        .map_err(Error::Startup)?;
         let mut client = reqwest::Client::builder()
             .connect_timeout(config.sink_connect_timeout)
             // Keep idle connections a while: the senders call every few
@@ -171,7 +183,11 @@ impl AppState {
         let client = client.build().map_err(Error::Client)?;
         let relayed = Family::<Outcome, Counter>::default();
         let kit = Kit::new(true, |registry| {
-            registry.register("relay_messages", "Messages relayed, by outcome", relayed.clone());
+            registry.register(
+                "relay_messages",
+                "Messages relayed, by outcome",
+                relayed.clone(),
+            );
         });
         tracing::info!(file = %log.path().display(), sink = %config.sink_url, %pod_ip, "relay ready");
         Ok(Self {
@@ -210,9 +226,15 @@ pub async fn run(
     let state = AppState::new(&config)?;
     let readiness = state.kit.readiness.clone();
     let app = app(state, config.service.max_body_bytes);
-    service_kit::serve(listener, app, readiness, config.service.shutdown_grace, shutdown)
-        .await
-        .map_err(Error::Serve)
+    service_kit::serve(
+        listener,
+        app,
+        readiness,
+        config.service.shutdown_grace,
+        shutdown,
+    )
+    .await
+    .map_err(Error::Serve)
 }
 
 async fn relay(

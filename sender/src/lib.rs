@@ -30,7 +30,11 @@ use url::Url;
 
 /// The sender's settings. Every one is a flag and an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "sender", version, about = "Tier 1 of the message chain: posts a message to the relay every few seconds")]
+#[command(
+    name = "sender",
+    version,
+    about = "Tier 1 of the message chain: posts a message to the relay every few seconds"
+)]
 pub struct Config {
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -77,7 +81,10 @@ pub enum SendError {
     #[error("relay unreachable: {0}")]
     Unreachable(reqwest::Error),
     #[error("relay answered {status}: {body}")]
-    Status { status: reqwest::StatusCode, body: String },
+    Status {
+        status: reqwest::StatusCode,
+        body: String,
+    },
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -119,13 +126,21 @@ impl AppState {
 
     /// The message text, as the seed formats it.
     pub fn message(&self) -> String {
-        format!("Message sent from {} on {}", self.pod_ip, timestamp::unix_date(chrono::Utc::now()))
+        format!(
+            "Message sent from {} on {}",
+            self.pod_ip,
+            timestamp::unix_date(chrono::Utc::now())
+        )
     }
 
     /// Send one message; returns the relay's reply.
     pub async fn send(&self, message: String, request_id: &str) -> Result<String, SendError> {
         let result = self.try_send(message, request_id).await;
-        let outcome = if result.is_ok() { "delivered" } else { "failed" };
+        let outcome = if result.is_ok() {
+            "delivered"
+        } else {
+            "failed"
+        };
         self.sent.get_or_create(&Outcome { outcome }).inc();
         result
     }
@@ -146,7 +161,10 @@ impl AppState {
         if status.is_success() {
             Ok(body)
         } else {
-            Err(SendError::Status { status, body: body.trim_end().to_owned() })
+            Err(SendError::Status {
+                status,
+                body: body.trim_end().to_owned(),
+            })
         }
     }
 
@@ -197,7 +215,12 @@ pub async fn run(
     server.await?.map_err(Error::Serve)
 }
 
-async fn send_loop(state: &AppState, config: &Config, mut out: Box<dyn Write + Send>, stop: &CancellationToken) {
+async fn send_loop(
+    state: &AppState,
+    config: &Config,
+    mut out: Box<dyn Write + Send>,
+    stop: &CancellationToken,
+) {
     tracing::info!(relay = %config.relay_url, interval = ?config.send_interval, pod_ip = %state.pod_ip, "sending");
     let mut delivered = 0u64;
     let mut failures = 0u32;

@@ -9,7 +9,12 @@ async fn main() -> ExitCode {
     service_kit::run_main("sender", &service, |listener| {
         // The transcript ("********  Sending ...", then the reply) goes to
         // stdout as the seed's script prints it; structured logs go to stderr.
-        sender::run(listener, config, Box::new(std::io::stdout()), service_kit::shutdown_signal())
+        sender::run(
+            listener,
+            config,
+            Box::new(std::io::stdout()),
+            service_kit::shutdown_signal(),
+        )
     })
     .await
 }

@@ -41,7 +41,12 @@ pub struct Board {
 
 impl Board {
     pub fn new(window: usize) -> Self {
-        Self { window, recent: VecDeque::with_capacity(window), by_sender: BTreeMap::new(), total: 0 }
+        Self {
+            window,
+            recent: VecDeque::with_capacity(window),
+            by_sender: BTreeMap::new(),
+            total: 0,
+        }
     }
 
     pub fn record(&mut self, received: Received) {

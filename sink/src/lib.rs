@@ -34,7 +34,11 @@ pub use board::{Board, Received, Snapshot};
 
 /// The sink's settings. Every one is a flag and an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "sink", version, about = "Tier 3 of the message chain: logs messages to Sink_<pod-ip>.txt")]
+#[command(
+    name = "sink",
+    version,
+    about = "Tier 3 of the message chain: logs messages to Sink_<pod-ip>.txt"
+)]
 pub struct Config {
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -68,7 +72,11 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         // Log the detail inside the request span; tell the client one line.
         tracing::error!(error = %self, "request failed");
-        (StatusCode::INTERNAL_SERVER_ERROR, "could not record the message\n").into_response()
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "could not record the message\n",
+        )
+            .into_response()
     }
 }
 
@@ -87,11 +95,19 @@ impl AppState {
     /// metrics.
     pub fn new(config: &Config) -> Result<Self, Error> {
         let pod_ip = config.service.pod_ip();
-        let log = AppendLog::open(&config.log_dir, &format!("Sink_{pod_ip}.txt"), config.log_fsync)
-            .map_err(Error::Startup)?;
+        let log = AppendLog::open(
+            &config.log_dir,
+            &format!("Sink_{pod_ip}.txt"),
+            config.log_fsync,
+        )
+        .map_err(Error::Startup)?;
         let logged = Counter::default();
         let kit = Kit::new(true, |registry| {
-            registry.register("sink_messages_logged", "Messages written to the log file", logged.clone());
+            registry.register(
+                "sink_messages_logged",
+                "Messages written to the log file",
+                logged.clone(),
+            );
         });
         tracing::info!(file = %log.path().display(), %pod_ip, "sink log file open");
         Ok(Self {
@@ -136,9 +152,15 @@ pub async fn run(
     let state = AppState::new(&config)?;
     let readiness = state.kit.readiness.clone();
     let app = app(state, config.service.max_body_bytes);
-    service_kit::serve(listener, app, readiness, config.service.shutdown_grace, shutdown)
-        .await
-        .map_err(Error::Serve)
+    service_kit::serve(
+        listener,
+        app,
+        readiness,
+        config.service.shutdown_grace,
+        shutdown,
+    )
+    .await
+    .map_err(Error::Serve)
 }
 
 async fn receive(
@@ -150,15 +172,29 @@ async fn receive(
     let from = peer.ip().to_canonical();
     let now = chrono::Utc::now();
     let message = applog::escape(&body);
-    state.log.append(format!("From {from} at {} : {message}", timestamp::php(now))).await?;
+    state
+        .log
+        .append(format!(
+            "From {from} at {} : {message}",
+            timestamp::php(now)
+        ))
+        .await?;
     state.logged.inc();
 
     let request_id = service_kit::http::request_id(&headers).map(str::to_owned);
     tracing::info!(%from, bytes = body.len(), "message logged");
     #[allow(clippy::unwrap_used)] // see AppState::snapshot
-    state.board.lock().unwrap().record(Received { at: now, from, message, request_id });
+    state.board.lock().unwrap().record(Received {
+        at: now,
+        from,
+        message,
+        request_id,
+    });
 
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("Logged message from {from}"))
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("Logged message from {from}"),
+    )
         .into_response())
 }
 

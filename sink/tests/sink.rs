@@ -1,5 +1,7 @@
 //! Black-box tests of the sink over real HTTP on 127.0.0.1.
 
+#![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
+
 use std::path::Path;
 
 use service_kit::ServiceArgs;
@@ -26,7 +28,9 @@ fn log_lines(dir: &Path) -> Vec<String> {
 
 /// `From 127.0.0.1 at 2026-11-21 09:40:50pm : <message>`
 fn assert_seed_line(line: &str, message: &str) {
-    let rest = line.strip_prefix("From 127.0.0.1 at ").unwrap_or_else(|| panic!("prefix: {line}"));
+    let rest = line
+        .strip_prefix("From 127.0.0.1 at ")
+        .unwrap_or_else(|| panic!("prefix: {line}"));
     let (date, msg) = rest.split_once(" : ").unwrap();
     assert_eq!(msg, message);
     assert_eq!(date.len(), "2026-11-21 09:40:50pm".len(), "{date}");
@@ -42,9 +46,19 @@ async fn logs_each_message_then_replies() {
     let client = reqwest::Client::new();
 
     for path in ["/sink.php", "/"] {
-        let res = client.post(sink.url(path)).body(format!("hello via {path}")).send().await.unwrap();
+        let res = client
+            .post(sink.url(path))
+            .body(format!("hello via {path}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200);
-        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
         assert_eq!(res.text().await.unwrap(), "Logged message from 127.0.0.1");
     }
     // A 200 means the line is already in the file: no waiting.
@@ -68,7 +82,10 @@ async fn a_message_cannot_forge_log_lines() {
     assert_eq!(res.status(), 200);
     let lines = log_lines(dir.path());
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_seed_line(&lines[0], "real\\nFrom 6.6.6.6 at 2026-01-01 01:01:01am : forged\\r\\n\\u{2028}x");
+    assert_seed_line(
+        &lines[0],
+        "real\\nFrom 6.6.6.6 at 2026-01-01 01:01:01am : forged\\r\\n\\u{2028}x",
+    );
 }
 
 #[tokio::test]
@@ -96,7 +113,12 @@ async fn oversized_body_is_refused_and_not_logged() {
         .await
         .unwrap();
     assert_eq!(res.status(), 413);
-    let ok = reqwest::Client::new().post(sink.url("/sink.php")).body(vec![b'y'; 64 * 1024]).send().await.unwrap();
+    let ok = reqwest::Client::new()
+        .post(sink.url("/sink.php"))
+        .body(vec![b'y'; 64 * 1024])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     let lines = log_lines(dir.path());
     assert_eq!(lines.len(), 1);
@@ -117,7 +139,14 @@ async fn page_and_messages_show_what_arrived() {
             .await
             .unwrap();
     }
-    let json: serde_json::Value = client.get(sink.url("/messages")).send().await.unwrap().json().await.unwrap();
+    let json: serde_json::Value = client
+        .get(sink.url("/messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(json["total"], 5);
     assert_eq!(json["pod_ip"], "127.0.0.1");
     assert_eq!(json["by_sender"]["127.0.0.1"], 5);
@@ -129,7 +158,12 @@ async fn page_and_messages_show_what_arrived() {
     assert_eq!(latest[2]["message"], "<b>message 2</b>");
 
     let page = client.get(sink.url("/")).send().await.unwrap();
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("5 messages logged"), "{html}");
     assert!(html.contains("&lt;b&gt;message 4&lt;/b&gt;"));
@@ -142,10 +176,31 @@ async fn probes_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
     let sink = start(dir.path()).await;
     let client = reqwest::Client::new();
-    assert_eq!(client.get(sink.url("/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(client.get(sink.url("/readyz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(sink.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        client
+            .get(sink.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     for _ in 0..3 {
-        client.post(sink.url("/sink.php")).body("m").send().await.unwrap();
+        client
+            .post(sink.url("/sink.php"))
+            .body("m")
+            .send()
+            .await
+            .unwrap();
     }
     let res = client.get(sink.url("/metrics")).send().await.unwrap();
     let text = res.text().await.unwrap();
@@ -162,5 +217,8 @@ async fn unusable_log_dir_fails_at_start() {
     let not_a_dir = dir.path().join("file");
     std::fs::write(&not_a_dir, "").unwrap();
     let err = sink::AppState::new(&config(&not_a_dir)).unwrap_err();
-    assert!(err.to_string().contains("cannot create log directory"), "{err}");
+    assert!(
+        err.to_string().contains("cannot create log directory"),
+        "{err}"
+    );
 }

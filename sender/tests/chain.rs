@@ -1,0 +1,275 @@
+//! The whole chain in one process: sender -> relay -> sink over real HTTP on
+//! 127.0.0.1, and the sender binary on its own.
+
+#![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use service_kit::ServiceArgs;
+use service_kit::test_server::TestServer;
+use tokio::net::TcpListener;
+
+/// A transcript the test can read back.
+#[derive(Clone, Default)]
+struct Transcript(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Transcript {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transcript {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+fn sender_config(relay_url: &str, count: Option<u64>) -> sender::Config {
+    sender::Config {
+        service: ServiceArgs::for_tests(),
+        relay_url: service_kit::svc_url::parse(relay_url).unwrap(),
+        send_interval: Duration::from_millis(50),
+        request_timeout: Duration::from_secs(2),
+        max_backoff: Duration::from_millis(200),
+        message_count: count,
+    }
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn messages_flow_sender_relay_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink_config = sink::Config {
+        service: ServiceArgs::for_tests(),
+        log_dir: dir.path().join("sink"),
+        log_fsync: false,
+        recent_messages: 10,
+    };
+    let sink = TestServer::start(|l, s| sink::run(l, sink_config, s)).await;
+    let relay_config = relay::Config {
+        service: ServiceArgs::for_tests(),
+        sink_url: service_kit::svc_url::parse(&format!("{}/sink.php", sink.addr)).unwrap(),
+        sink_timeout: Duration::from_secs(2),
+        sink_connect_timeout: Duration::from_secs(1),
+        log_dir: dir.path().join("relay"),
+        log_fsync: false,
+    };
+    let relay = TestServer::start(|l, s| relay::run(l, relay_config, s)).await;
+
+    // The sender runs to MESSAGE_COUNT and returns by itself.
+    let transcript = Transcript::default();
+    let config = sender_config(&format!("{}/relay.php", relay.addr), Some(3));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        sender::run(
+            listener,
+            config,
+            Box::new(transcript.clone()),
+            std::future::pending(),
+        ),
+    )
+    .await
+    .expect("sender stops after MESSAGE_COUNT")
+    .unwrap();
+
+    let text = transcript.text();
+    let out: Vec<&str> = text.lines().collect();
+    assert_eq!(out.len(), 6, "{text}");
+    for pair in out.chunks(2) {
+        assert!(
+            pair[0].starts_with("********  Sending Message sent from 127.0.0.1 on "),
+            "{}",
+            pair[0]
+        );
+        assert!(
+            pair[0].contains(" UTC "),
+            "date as `date` prints it: {}",
+            pair[0]
+        );
+        assert_eq!(pair[1], "Logged message from 127.0.0.1");
+    }
+
+    let relayed = lines(&dir.path().join("relay/Relay_127.0.0.1.txt"));
+    let sunk = lines(&dir.path().join("sink/Sink_127.0.0.1.txt"));
+    assert_eq!(relayed.len(), 3);
+    assert_eq!(sunk.len(), 3);
+    for (i, (r, s)) in relayed.iter().zip(&sunk).enumerate() {
+        let sent = out[i * 2].trim_start_matches("********  Sending ");
+        assert!(
+            r.starts_with("Relaying from 127.0.0.1 at ") && r.ends_with(&format!(" : {sent}")),
+            "{r}"
+        );
+        assert!(
+            s.starts_with("From 127.0.0.1 at ") && s.ends_with(&format!(" : {sent}")),
+            "{s}"
+        );
+    }
+
+    // Each message had its own request id, and the sink saw them.
+    let json: serde_json::Value = reqwest::get(sink.url("/messages"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: std::collections::HashSet<&str> = json["latest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["request_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+}
+
+async fn wait_ready(port: u16) {
+    for _ in 0..100 {
+        if reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("sender did not become ready");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn binary_keeps_going_while_the_relay_is_down_and_exits_0_on_sigterm() {
+    let closed = free_port();
+    let port = free_port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sender"))
+        .env_clear()
+        .env("PORT", port.to_string())
+        .env("BIND_ADDR", "127.0.0.1")
+        .env("RELAY_URL", format!("127.0.0.1:{closed}/relay.php"))
+        .env("SEND_INTERVAL", "100ms")
+        .env("MAX_BACKOFF", "200ms")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    wait_ready(port).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let failed: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"sender_messages_total{outcome="failed"} "#))
+        .expect("failed counter")
+        .parse()
+        .unwrap();
+    assert!(failed >= 2, "{metrics}");
+
+    kill(Pid::from_raw(child.id().unwrap() as i32), Signal::SIGTERM).unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("********  Sending Message sent from 127.0.0.1 on "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("!! not delivered: relay unreachable"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn binary_stops_after_message_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink_config = sink::Config {
+        service: ServiceArgs::for_tests(),
+        log_dir: dir.path().to_owned(),
+        log_fsync: false,
+        recent_messages: 10,
+    };
+    let sink = TestServer::start(|l, s| sink::run(l, sink_config, s)).await;
+    // Point the sender straight at the sink: any endpoint that answers will do.
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_sender"))
+            .env_clear()
+            .env("PORT", free_port().to_string())
+            .env("BIND_ADDR", "127.0.0.1")
+            .env("RELAY_URL", sink.url("/sink.php"))
+            .env("SEND_INTERVAL", "50ms")
+            .env("MESSAGE_COUNT", "2")
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.matches("Logged message from 127.0.0.1").count(),
+        2,
+        "{stdout}"
+    );
+    // Structured logs went to stderr, as JSON by default.
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let first = stderr.lines().next().unwrap();
+    let log: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert_eq!(log["level"], "INFO");
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sender"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for env in [
+        "RELAY_URL",
+        "SEND_INTERVAL",
+        "REQUEST_TIMEOUT",
+        "MESSAGE_COUNT",
+        "PORT",
+        "POD_IP",
+        "SHUTDOWN_GRACE",
+        "LOG_FORMAT",
+    ] {
+        assert!(
+            help.contains(&format!("[env: {env}")),
+            "{env} missing from --help:\n{help}"
+        );
+    }
+    assert!(help.contains("[default: 5s]"));
+}
