@@ -301,6 +301,28 @@ def routes_from_source(repo: Path | None, image: str) -> tuple[set[str], str]:
     return ROUTES[image] | KIT_ROUTES, "ROUTES table"
 
 
+PORT_OVERRIDE_RE = re.compile(r'mut_arg\(\s*"port".*?default_value\(\s*"(\d+)"', re.S)
+KIT_PORT_RE = re.compile(r'env\s*=\s*"PORT"\s*,\s*default_value_t\s*=\s*(\d+)')
+
+
+def port_default_from_source(repo: Path | None, image: str) -> tuple[int | None, str]:
+    """The port a binary listens on without PORT, read from its source:
+    an override of service-kit's `port` argument in the crate, else
+    service-kit's own default."""
+    if repo is None or not (repo / image / "src").is_dir():
+        return None, "OUR_IMAGES table"
+    for f in sorted((repo / image / "src").rglob("*.rs")):
+        m = PORT_OVERRIDE_RE.search(f.read_text(encoding="utf-8", errors="replace"))
+        if m:
+            return int(m.group(1)), f"{image}/src"
+    kit = repo / "service-kit" / "src" / "config.rs"
+    if kit.is_file():
+        m = KIT_PORT_RE.search(kit.read_text(encoding="utf-8", errors="replace"))
+        if m:
+            return int(m.group(1)), "service-kit/src/config.rs"
+    return None, "OUR_IMAGES table"
+
+
 # --------------------------------------------------------------------------
 # Checks
 # --------------------------------------------------------------------------
@@ -472,6 +494,10 @@ def check_pods(r: Rendered, rep: Report, repo: Path | None, probe_targets: list,
                     check_browser_port(r, rep, pod, where, var, value, BROWSER_PORT_VARS[var])
             ports = c.get("ports") or []
             if short in OUR_IMAGES:
+                src_port, port_origin = port_default_from_source(repo, short)
+                if src_port is not None:
+                    rep.check("port-defaults", src_port == OUR_IMAGES[short], f"k8s_consistency.OUR_IMAGES[{short!r}]",
+                              f"says {OUR_IMAGES[short]}, but {port_origin} defaults PORT to {src_port}")
                 listen = int(env["PORT"]) if env.get("PORT") else OUR_IMAGES[short]
                 declared = {p["containerPort"] for p in ports}
                 rep.check("container-ports", declared == {listen}, where,
@@ -511,6 +537,13 @@ def check_pods(r: Rendered, rep: Report, repo: Path | None, probe_targets: list,
 
 
 def check_others(r: Rendered, rep: Report) -> None:
+    for d in r.docs:
+        labels = d["metadata"].get("labels") or {}
+        rep.check("labels", "app.kubernetes.io/managed-by" in labels, f"{d['kind']}/{d['metadata']['name']}",
+                  "missing label app.kubernetes.io/managed-by")
+        if d["kind"] in WORKLOAD_KINDS:
+            missing = [k for k in RECOMMENDED_LABELS if k not in labels]
+            rep.check("labels", not missing, f"{d['kind']}/{d['metadata']['name']}", f"missing labels {missing}")
     for name, hpa in r.by_kind.get("HorizontalPodAutoscaler", {}).items():
         ref = hpa["spec"]["scaleTargetRef"]
         target = r.get(ref["kind"], ref["name"])

@@ -33,7 +33,9 @@ impl<E: Debug + Send + 'static> TestServer<E> {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
     {
         #[allow(clippy::expect_used)] // test support: a failure here is the test's failure
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         #[allow(clippy::expect_used)]
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -41,7 +43,11 @@ impl<E: Debug + Send + 'static> TestServer<E> {
             let _ = stopped.await;
         });
         let task = tokio::spawn(run(listener, shutdown));
-        Self { addr, stop: Some(stop), task }
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
     }
 
     /// `http://127.0.0.1:<port><path>`.
