@@ -489,7 +489,13 @@ def check_pods(r: Rendered, rep: Report, repo: Path | None, probe_targets: list,
                 if value is None:
                     continue
                 if var.endswith(("_URL", "_URI")) or var in HOST_VARS:
-                    check_url(r, rep, pod, where, var, value)
+                    # RELAY_URL / SINK_URL may list several URLs, comma-separated
+                    # (service-kit's svc_url::Upstream): each must resolve.
+                    # (A mongodb:// URL lists replica-set hosts with commas: one URL.)
+                    single = var in BROWSER_URL_VARS or var in HOST_VARS or value.startswith("mongodb://")
+                    parts = [value] if single else value.split(",")
+                    for part in parts:
+                        check_url(r, rep, pod, where, var, part.strip())
                 if var in BROWSER_PORT_VARS:
                     check_browser_port(r, rep, pod, where, var, value, BROWSER_PORT_VARS[var])
             ports = c.get("ports") or []
@@ -739,6 +745,8 @@ MUTATIONS = [
      lambda d: _env(_container(d, "relays"), "SINK_URL").update(value="sink-svc:8080/sink.php")),
     ("RELAY_URL names a Service that does not exist",
      lambda d: _env(_container(d, "senders"), "RELAY_URL").update(value="relay/relay.php")),
+    ("the second URL of a list names a Service that does not exist",
+     lambda d: _env(_container(d, "senders"), "RELAY_URL").update(value="relay-svc/relay.php,relay-svc-2/relay.php")),
     ("a Service selector matches no pod",
      lambda d: _obj(d, "Service", "sink-svc")["spec"]["selector"].update(role="sinks")),
     ("a targetPort is no containerPort",
