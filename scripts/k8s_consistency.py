@@ -123,8 +123,13 @@ SEED_SERVICES = {
     "to-do-app-frontend": {"selector": {"app": "to-do-app", "tier": "frontend"}, "port": 80},
 }
 SEED_REPLICAS = {
-    "senders": 3, "relays": 2, "sinks": 3, "tool-portal-pods": 1,
-    "mysql": 1, "to-do-app-backend": 2, "to-do-app-frontend": 2,
+    "senders": 3,
+    "relays": 2,
+    "sinks": 3,
+    "tool-portal-pods": 1,
+    "mysql": 1,
+    "to-do-app-backend": 2,
+    "to-do-app-frontend": 2,
 }
 SEED_ENV = {
     ("senders", "RELAY_URL"): "relay-svc/relay.php",
@@ -190,11 +195,25 @@ class Rendered:
             kind = d.get("kind")
             if kind in WORKLOAD_KINDS:
                 tmpl = d["spec"]["template"]
-                self.pods.append(PodTemplate(f"{kind}/{d['metadata']['name']}", d["metadata"]["name"],
-                                             tmpl.get("metadata", {}).get("labels") or {}, tmpl["spec"], d))
+                self.pods.append(
+                    PodTemplate(
+                        f"{kind}/{d['metadata']['name']}",
+                        d["metadata"]["name"],
+                        tmpl.get("metadata", {}).get("labels") or {},
+                        tmpl["spec"],
+                        d,
+                    )
+                )
             elif kind == "Pod":
-                self.pods.append(PodTemplate(f"Pod/{d['metadata']['name']}", d["metadata"]["name"],
-                                             d["metadata"].get("labels") or {}, d["spec"], d))
+                self.pods.append(
+                    PodTemplate(
+                        f"Pod/{d['metadata']['name']}",
+                        d["metadata"]["name"],
+                        d["metadata"].get("labels") or {},
+                        d["spec"],
+                        d,
+                    )
+                )
 
     def get(self, kind: str, name: str) -> dict | None:
         return self.by_kind.get(kind, {}).get(name)
@@ -253,21 +272,31 @@ def resolve_env(r: Rendered, pod: PodTemplate, c: dict, rep: Report) -> dict[str
             continue
         src = e.get("valueFrom") or {}
         if "configMapKeyRef" in src or "secretKeyRef" in src:
-            kind, ref = ("ConfigMap", src["configMapKeyRef"]) if "configMapKeyRef" in src else ("Secret", src["secretKeyRef"])
+            kind, ref = (
+                ("ConfigMap", src["configMapKeyRef"]) if "configMapKeyRef" in src else ("Secret", src["secretKeyRef"])
+            )
             obj = r.get(kind, ref["name"])
             data = {}
             if obj is not None:
                 data = dict(obj.get("data") or {})
                 data.update(obj.get("stringData") or {})
             found = obj is not None and ref["key"] in data
-            if rep.check("references", found or ref.get("optional", False), where,
-                         f"env {name}: {kind} {ref['name']!r} key {ref['key']!r} is not in the render"):
+            if rep.check(
+                "references",
+                found or ref.get("optional", False),
+                where,
+                f"env {name}: {kind} {ref['name']!r} key {ref['key']!r} is not in the render",
+            ):
                 out[name] = str(data.get(ref["key"])) if kind == "ConfigMap" and found else None
         elif "fieldRef" in src:
             out[name] = None
             if name == "POD_IP":
-                rep.check("downward-api", src["fieldRef"].get("fieldPath") == "status.podIP", where,
-                          "POD_IP must come from fieldRef status.podIP")
+                rep.check(
+                    "downward-api",
+                    src["fieldRef"].get("fieldPath") == "status.podIP",
+                    where,
+                    "POD_IP must come from fieldRef status.podIP",
+                )
         else:
             out[name] = None
     return out
@@ -336,22 +365,30 @@ def check_services(r: Rendered, rep: Report) -> None:
         where = f"Service/{name}"
         selector = spec.get("selector") or {}
         pods = r.pods_matching(selector) if selector else []
-        if not rep.check("selectors", bool(selector) and bool(pods), where,
-                         f"selector {selector} matches no pod template"):
+        if not rep.check(
+            "selectors", bool(selector) and bool(pods), where, f"selector {selector} matches no pod template"
+        ):
             continue
         for port in spec.get("ports") or []:
             target = port.get("targetPort", port["port"])
             for pod in pods:
                 found = any(
                     (cp.get("name") == target) if isinstance(target, str) else (cp["containerPort"] == target)
-                    for c in pod.containers(init=False) for cp in c.get("ports") or [])
-                rep.check("target-ports", found, where,
-                          f"port {port.get('name', port['port'])}: targetPort {target!r} is no containerPort of {pod.owner}")
+                    for c in pod.containers(init=False)
+                    for cp in c.get("ports") or []
+                )
+                rep.check(
+                    "target-ports",
+                    found,
+                    where,
+                    f"port {port.get('name', port['port'])}: targetPort {target!r} is no containerPort of {pod.owner}",
+                )
             if "nodePort" in port:
                 np_ = port["nodePort"]
                 rep.check("node-ports", 30000 <= np_ <= 32767, where, f"nodePort {np_} outside 30000-32767")
-                if rep.check("node-ports", np_ not in node_ports, where,
-                             f"nodePort {np_} already used by {node_ports.get(np_)}"):
+                if rep.check(
+                    "node-ports", np_ not in node_ports, where, f"nodePort {np_} already used by {node_ports.get(np_)}"
+                ):
                     node_ports[np_] = f"{where}:{port.get('name', port['port'])}"
         labels = svc["metadata"].get("labels") or {}
         missing = [k for k in RECOMMENDED_LABELS if k not in labels]
@@ -376,33 +413,59 @@ def check_url(r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, 
     if var in BROWSER_URL_VARS:
         # The browser is outside the cluster: a NodePort on any node, or an
         # Ingress host.
-        node_ports = {p.get("nodePort") for s in r.by_kind.get("Service", {}).values() for p in s["spec"].get("ports") or []}
-        hosts = {rule.get("host") for i in r.by_kind.get("Ingress", {}).values() for rule in i["spec"].get("rules") or []}
+        node_ports = {
+            p.get("nodePort") for s in r.by_kind.get("Service", {}).values() for p in s["spec"].get("ports") or []
+        }
+        hosts = {
+            rule.get("host") for i in r.by_kind.get("Ingress", {}).values() for rule in i["spec"].get("rules") or []
+        }
         ok = (host in hosts and port in (80, 443)) or port in node_ports
-        rep.check("service-urls", ok, where,
-                  f"env {var}={value!r} (browser-facing): port {port} is no NodePort and {host!r} no Ingress host")
+        rep.check(
+            "service-urls",
+            ok,
+            where,
+            f"env {var}={value!r} (browser-facing): port {port} is no NodePort and {host!r} no Ingress host",
+        )
         return
     if host in ("localhost", "127.0.0.1", "::1"):
         ports = {cp["containerPort"] for c in pod.containers(init=False) for cp in c.get("ports") or []}
-        rep.check("service-urls", port in ports, where,
-                  f"env {var}={value!r}: no container of this pod declares port {port}")
+        rep.check(
+            "service-urls", port in ports, where, f"env {var}={value!r}: no container of this pod declares port {port}"
+        )
         return
     svc_name = host.split(".", 1)[0]
     if "." in host and not re.search(r"\.svc(\.cluster\.local)?$", host) and host.count(".") > 1:
         rep.fail(where, f"env {var}={value!r}: {host!r} is not a cluster Service name")
         return
     svc = r.get("Service", svc_name)
-    if not rep.check("service-urls", svc is not None, where, f"env {var}={value!r}: no Service {svc_name!r} in the render"):
+    if not rep.check(
+        "service-urls", svc is not None, where, f"env {var}={value!r}: no Service {svc_name!r} in the render"
+    ):
         return
     ports = {p["port"] for p in svc["spec"].get("ports") or []}
-    rep.check("service-urls", port in ports, where,
-              f"env {var}={value!r}: Service {svc_name} has ports {sorted(ports)}, not {port}")
+    rep.check(
+        "service-urls",
+        port in ports,
+        where,
+        f"env {var}={value!r}: Service {svc_name} has ports {sorted(ports)}, not {port}",
+    )
 
 
-def check_browser_port(r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, value: str, image: str) -> None:
+def effective(container_sc: dict, pod_sc: dict, key: str):
+    """A securityContext setting as it applies: the container's wins over the pod's."""
+    return container_sc.get(key, pod_sc.get(key))
+
+
+def check_browser_port(
+    r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, value: str, image: str
+) -> None:
     """`CONTROLLER_PORT=30100`: the port on the page's host that reaches `image`."""
-    target_ports = {(cp.get("name"), cp["containerPort"]) for c in pod.containers(init=False)
-                    if image_short_name(c.get("image", ""))[0] == image for cp in c.get("ports") or []}
+    target_ports = {
+        (cp.get("name"), cp["containerPort"])
+        for c in pod.containers(init=False)
+        if image_short_name(c.get("image", ""))[0] == image
+        for cp in c.get("ports") or []
+    }
     if not rep.check("service-urls", bool(target_ports), where, f"env {var}: no {image} container in this pod"):
         return
     reach: set[int] = set()
@@ -414,10 +477,19 @@ def check_browser_port(r: Rendered, rep: Report, pod: PodTemplate, where: str, v
             t = p.get("targetPort", p["port"])
             if "nodePort" in p and any(t == n or t == num for n, num in target_ports):
                 reach.add(p["nodePort"])
-    reach |= {cp["hostPort"] for c in pod.containers(init=False) if image_short_name(c.get("image", ""))[0] == image
-              for cp in c.get("ports") or [] if "hostPort" in cp}
-    rep.check("service-urls", value.isdigit() and int(value) in reach, where,
-              f"env {var}={value!r}: the {image} container is reachable from outside on {sorted(reach) or 'no port'}")
+    reach |= {
+        cp["hostPort"]
+        for c in pod.containers(init=False)
+        if image_short_name(c.get("image", ""))[0] == image
+        for cp in c.get("ports") or []
+        if "hostPort" in cp
+    }
+    rep.check(
+        "service-urls",
+        value.isdigit() and int(value) in reach,
+        where,
+        f"env {var}={value!r}: the {image} container is reachable from outside on {sorted(reach) or 'no port'}",
+    )
 
 
 def check_pods(r: Rendered, rep: Report, repo: Path | None, probe_targets: list, podman: bool = False) -> None:
@@ -426,64 +498,116 @@ def check_pods(r: Rendered, rep: Report, repo: Path | None, probe_targets: list,
         # Workload selector and labels.
         if wl.get("kind") != "Pod":
             sel = wl["spec"].get("selector") or {}
-            rep.check("selectors", selector_matches(sel, pod.labels), pod.owner, "selector does not match its own pod template")
+            rep.check(
+                "selectors",
+                selector_matches(sel, pod.labels),
+                pod.owner,
+                "selector does not match its own pod template",
+            )
         missing = [k for k in RECOMMENDED_LABELS if k not in pod.labels]
         rep.check("labels", not missing, pod.owner, f"pod template misses labels {missing}")
         # Pod-level hardening.
         psc = spec.get("securityContext") or {}
         for flag in ("hostNetwork", "hostPID", "hostIPC"):
             rep.check("hardening", not spec.get(flag), pod.owner, f"{flag} is set")
-        rep.check("hardening", spec.get("automountServiceAccountToken") is False, pod.owner,
-                  "automountServiceAccountToken should be false (no pod here talks to the API server)")
+        rep.check(
+            "hardening",
+            spec.get("automountServiceAccountToken") is False,
+            pod.owner,
+            "automountServiceAccountToken should be false (no pod here talks to the API server)",
+        )
         for ps in spec.get("imagePullSecrets") or []:
-            rep.check("references", ps["name"] in EXTERNAL_SECRETS or r.get("Secret", ps["name"]) is not None,
-                      pod.owner, f"imagePullSecret {ps['name']!r} unknown")
+            rep.check(
+                "references",
+                ps["name"] in EXTERNAL_SECRETS or r.get("Secret", ps["name"]) is not None,
+                pod.owner,
+                f"imagePullSecret {ps['name']!r} unknown",
+            )
         volumes = {v["name"]: v for v in spec.get("volumes") or []}
         for v in volumes.values():
             if "persistentVolumeClaim" in v:
                 claim = v["persistentVolumeClaim"]["claimName"]
-                rep.check("references", r.get("PersistentVolumeClaim", claim) is not None, pod.owner,
-                          f"volume {v['name']}: PVC {claim!r} not in the render")
+                rep.check(
+                    "references",
+                    r.get("PersistentVolumeClaim", claim) is not None,
+                    pod.owner,
+                    f"volume {v['name']}: PVC {claim!r} not in the render",
+                )
             if "hostPath" in v:
-                rep.notes.append(f"{pod.owner}: hostPath volume {v['name']} ({v['hostPath']['path']}): "
-                                 "opt-in seed behaviour, not allowed under restricted Pod Security")
+                rep.notes.append(
+                    f"{pod.owner}: hostPath volume {v['name']} ({v['hostPath']['path']}): "
+                    "opt-in seed behaviour, not allowed under restricted Pod Security"
+                )
         grace = spec.get("terminationGracePeriodSeconds", 30)
         for c in pod.containers():
             where = f"{pod.owner}/{c['name']}"
             csc = c.get("securityContext") or {}
-            eff = lambda k: csc.get(k, psc.get(k))  # noqa: E731 - container wins over pod
-            rep.check("hardening", eff("runAsNonRoot") is True, where, "runAsNonRoot is not true")
-            rep.check("hardening", eff("runAsUser") not in (None, 0), where, "runAsUser must be a non-zero UID")
-            rep.check("hardening", csc.get("allowPrivilegeEscalation") is False, where, "allowPrivilegeEscalation is not false")
-            rep.check("hardening", csc.get("readOnlyRootFilesystem") is True, where, "readOnlyRootFilesystem is not true")
+            rep.check("hardening", effective(csc, psc, "runAsNonRoot") is True, where, "runAsNonRoot is not true")
+            rep.check(
+                "hardening",
+                effective(csc, psc, "runAsUser") not in (None, 0),
+                where,
+                "runAsUser must be a non-zero UID",
+            )
+            rep.check(
+                "hardening",
+                csc.get("allowPrivilegeEscalation") is False,
+                where,
+                "allowPrivilegeEscalation is not false",
+            )
+            rep.check(
+                "hardening", csc.get("readOnlyRootFilesystem") is True, where, "readOnlyRootFilesystem is not true"
+            )
             rep.check("hardening", not csc.get("privileged"), where, "privileged")
             caps = csc.get("capabilities") or {}
-            rep.check("hardening", "ALL" in (caps.get("drop") or []) and not caps.get("add"), where,
-                      "capabilities must drop ALL and add none")
-            seccomp = (eff("seccompProfile") or {}).get("type")
+            rep.check(
+                "hardening",
+                "ALL" in (caps.get("drop") or []) and not caps.get("add"),
+                where,
+                "capabilities must drop ALL and add none",
+            )
+            seccomp = (effective(csc, psc, "seccompProfile") or {}).get("type")
             rep.check("hardening", seccomp in ("RuntimeDefault", "Localhost"), where, f"seccompProfile is {seccomp!r}")
             for m in c.get("volumeMounts") or []:
                 rep.check("references", m["name"] in volumes, where, f"volumeMount {m['name']!r} has no volume")
             # Image: pinned, registry applied.
             image = c.get("image", "")
             short, tag = image_short_name(image)
-            rep.check("images", tag is not None and tag != "latest" or "@" in image, where, f"image {image!r} has no pinned tag")
+            rep.check(
+                "images",
+                tag is not None and tag != "latest" or "@" in image,
+                where,
+                f"image {image!r} has no pinned tag",
+            )
             rep.check("images", "/" in image, where, f"image {image!r} was not rewritten by k8s/images (no registry)")
             # Resources.
             res = c.get("resources") or {}
             req, lim = res.get("requests") or {}, res.get("limits") or {}
-            rep.check("resources", "cpu" in req and "memory" in req and "memory" in lim, where,
-                      "needs cpu and memory requests and a memory limit")
+            rep.check(
+                "resources",
+                "cpu" in req and "memory" in req and "memory" in lim,
+                where,
+                "needs cpu and memory requests and a memory limit",
+            )
             # Probes.
             if c in (spec.get("initContainers") or []):
                 continue
             if podman:
                 # podman runs a livenessProbe as a command inside the
                 # container (curl/nc), which the runtime images lack.
-                rep.check("probes", "livenessProbe" not in c and "readinessProbe" in c, where,
-                          "for podman: readiness probe kept, liveness probe removed")
+                rep.check(
+                    "probes",
+                    "livenessProbe" not in c and "readinessProbe" in c,
+                    where,
+                    "for podman: readiness probe kept, liveness probe removed",
+                )
             else:
-                rep.check("probes", "livenessProbe" in c and "readinessProbe" in c, where, "needs liveness and readiness probes")
+                rep.check(
+                    "probes",
+                    "livenessProbe" in c and "readinessProbe" in c,
+                    where,
+                    "needs liveness and readiness probes",
+                )
             env = resolve_env(r, pod, c, rep)
             for var, value in env.items():
                 if value is None:
@@ -502,42 +626,71 @@ def check_pods(r: Rendered, rep: Report, repo: Path | None, probe_targets: list,
             if short in OUR_IMAGES:
                 src_port, port_origin = port_default_from_source(repo, short)
                 if src_port is not None:
-                    rep.check("port-defaults", src_port == OUR_IMAGES[short], f"k8s_consistency.OUR_IMAGES[{short!r}]",
-                              f"says {OUR_IMAGES[short]}, but {port_origin} defaults PORT to {src_port}")
+                    rep.check(
+                        "port-defaults",
+                        src_port == OUR_IMAGES[short],
+                        f"k8s_consistency.OUR_IMAGES[{short!r}]",
+                        f"says {OUR_IMAGES[short]}, but {port_origin} defaults PORT to {src_port}",
+                    )
                 listen = int(env["PORT"]) if env.get("PORT") else OUR_IMAGES[short]
                 declared = {p["containerPort"] for p in ports}
-                rep.check("container-ports", declared == {listen}, where,
-                          f"{short} listens on {listen} (PORT or its default) but declares containerPorts {sorted(declared)}")
+                rep.check(
+                    "container-ports",
+                    declared == {listen},
+                    where,
+                    f"{short} listens on {listen} (PORT or its default) but declares containerPorts {sorted(declared)}",
+                )
                 if podman:
                     # podman 4.x refuses fieldRef status.podIP outright.
-                    rep.check("downward-api", "POD_IP" not in env, where, "for podman: POD_IP (status.podIP) must be dropped")
+                    rep.check(
+                        "downward-api", "POD_IP" not in env, where, "for podman: POD_IP (status.podIP) must be dropped"
+                    )
                 else:
                     rep.check("downward-api", "POD_IP" in env, where, "POD_IP (downward API) is not set")
                 drain = parse_duration(env.get("SHUTDOWN_GRACE") or "10s") or 10
                 pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
-                rep.check("shutdown", grace > drain + pre, where,
-                          f"terminationGracePeriodSeconds {grace} must exceed preStop {pre}s + SHUTDOWN_GRACE {drain:g}s")
+                rep.check(
+                    "shutdown",
+                    grace > drain + pre,
+                    where,
+                    f"terminationGracePeriodSeconds {grace} must exceed preStop {pre}s + SHUTDOWN_GRACE {drain:g}s",
+                )
                 routes, origin = routes_from_source(repo, short)
                 if origin != "ROUTES table":
                     table = ROUTES[short] | KIT_ROUTES
-                    rep.check("routes-table", table <= routes, f"k8s_consistency.ROUTES[{short!r}]",
-                              f"lists {sorted(table - routes)}, which {origin} no longer serves")
+                    rep.check(
+                        "routes-table",
+                        table <= routes,
+                        f"k8s_consistency.ROUTES[{short!r}]",
+                        f"lists {sorted(table - routes)}, which {origin} no longer serves",
+                    )
                 for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
                     probe = c.get(kind) or {}
                     http = probe.get("httpGet")
                     if not http:
-                        rep.fail(where, f"{kind} of our service should be an httpGet on its endpoints") if probe else None
+                        if probe:
+                            rep.fail(where, f"{kind} of our service should be an httpGet on its endpoints")
                         continue
-                    rep.check("probe-paths", http["path"] in routes, where,
-                              f"{kind} path {http['path']!r} is not served by {short} (routes from {origin}: {sorted(routes)})")
+                    rep.check(
+                        "probe-paths",
+                        http["path"] in routes,
+                        where,
+                        f"{kind} path {http['path']!r} is not served by {short} (routes from {origin}: {sorted(routes)})",
+                    )
                     port = http["port"]
-                    port_ok = any((p.get("name") == port) if isinstance(port, str) else p["containerPort"] == port for p in ports)
+                    port_ok = any(
+                        (p.get("name") == port) if isinstance(port, str) else p["containerPort"] == port for p in ports
+                    )
                     rep.check("probe-paths", port_ok, where, f"{kind} port {port!r} is not a containerPort")
                     probe_targets.append((short, http["path"], kind))
             elif short in OTHER_IMAGES:
                 declared = {p["containerPort"] for p in ports}
-                rep.check("container-ports", OTHER_IMAGES[short] in declared, where,
-                          f"{short} listens on {OTHER_IMAGES[short]} but declares {sorted(declared)}")
+                rep.check(
+                    "container-ports",
+                    OTHER_IMAGES[short] in declared,
+                    where,
+                    f"{short} listens on {OTHER_IMAGES[short]} but declares {sorted(declared)}",
+                )
             else:
                 rep.notes.append(f"{where}: image {short!r} is not in OUR_IMAGES or OTHER_IMAGES; port not checked")
 
@@ -545,19 +698,37 @@ def check_pods(r: Rendered, rep: Report, repo: Path | None, probe_targets: list,
 def check_others(r: Rendered, rep: Report) -> None:
     for d in r.docs:
         labels = d["metadata"].get("labels") or {}
-        rep.check("labels", "app.kubernetes.io/managed-by" in labels, f"{d['kind']}/{d['metadata']['name']}",
-                  "missing label app.kubernetes.io/managed-by")
+        rep.check(
+            "labels",
+            "app.kubernetes.io/managed-by" in labels,
+            f"{d['kind']}/{d['metadata']['name']}",
+            "missing label app.kubernetes.io/managed-by",
+        )
         if d["kind"] in WORKLOAD_KINDS:
             missing = [k for k in RECOMMENDED_LABELS if k not in labels]
             rep.check("labels", not missing, f"{d['kind']}/{d['metadata']['name']}", f"missing labels {missing}")
     for name, hpa in r.by_kind.get("HorizontalPodAutoscaler", {}).items():
         ref = hpa["spec"]["scaleTargetRef"]
         target = r.get(ref["kind"], ref["name"])
-        if rep.check("references", target is not None, f"HorizontalPodAutoscaler/{name}", f"target {ref['kind']}/{ref['name']} not in the render"):
-            rep.check("references", "replicas" not in target["spec"], f"HorizontalPodAutoscaler/{name}",
-                      f"{ref['name']} still sets spec.replicas: every apply would fight the autoscaler")
+        if rep.check(
+            "references",
+            target is not None,
+            f"HorizontalPodAutoscaler/{name}",
+            f"target {ref['kind']}/{ref['name']} not in the render",
+        ):
+            rep.check(
+                "references",
+                "replicas" not in target["spec"],
+                f"HorizontalPodAutoscaler/{name}",
+                f"{ref['name']} still sets spec.replicas: every apply would fight the autoscaler",
+            )
     for name, pdb in r.by_kind.get("PodDisruptionBudget", {}).items():
-        rep.check("selectors", bool(r.pods_matching(pdb["spec"]["selector"])), f"PodDisruptionBudget/{name}", "selector matches no pod template")
+        rep.check(
+            "selectors",
+            bool(r.pods_matching(pdb["spec"]["selector"])),
+            f"PodDisruptionBudget/{name}",
+            "selector matches no pod template",
+        )
     for name, np_ in r.by_kind.get("NetworkPolicy", {}).items():
         where = f"NetworkPolicy/{name}"
         sel = np_["spec"].get("podSelector") or {}
@@ -568,17 +739,34 @@ def check_others(r: Rendered, rep: Report) -> None:
         def port_named(pods: list[PodTemplate], port) -> bool:
             if not isinstance(port, str):
                 return True
-            return all(any(cp.get("name") == port for c in p.containers(init=False) for cp in c.get("ports") or []) for p in pods) and bool(pods)
+            return all(
+                any(cp.get("name") == port for c in p.containers(init=False) for cp in c.get("ports") or [])
+                for p in pods
+            ) and bool(pods)
 
         for rule in np_["spec"].get("ingress") or []:
             for p in rule.get("ports") or []:
-                rep.check("network-policies", port_named(selected, p.get("port")), where, f"ingress port {p.get('port')!r} is not a named port of every selected pod")
+                rep.check(
+                    "network-policies",
+                    port_named(selected, p.get("port")),
+                    where,
+                    f"ingress port {p.get('port')!r} is not a named port of every selected pod",
+                )
         for rule in np_["spec"].get("egress") or []:
-            peers = [r.pods_matching(t["podSelector"]) for t in rule.get("to") or [] if "podSelector" in t and "namespaceSelector" not in t]
+            peers = [
+                r.pods_matching(t["podSelector"])
+                for t in rule.get("to") or []
+                if "podSelector" in t and "namespaceSelector" not in t
+            ]
             for peer in peers:
                 rep.check("selectors", bool(peer), where, "egress peer podSelector matches no pod template")
                 for p in rule.get("ports") or []:
-                    rep.check("network-policies", port_named(peer, p.get("port")), where, f"egress port {p.get('port')!r} is not a named port of the peer pods")
+                    rep.check(
+                        "network-policies",
+                        port_named(peer, p.get("port")),
+                        where,
+                        f"egress port {p.get('port')!r} is not a named port of the peer pods",
+                    )
     for name, ing in r.by_kind.get("Ingress", {}).items():
         for rule in ing["spec"].get("rules") or []:
             for path in (rule.get("http") or {}).get("paths") or []:
@@ -587,7 +775,10 @@ def check_others(r: Rendered, rep: Report) -> None:
                 where = f"Ingress/{name} {rule.get('host')}{path['path']}"
                 if rep.check("references", svc is not None, where, f"Service {svc_ref['name']!r} not in the render"):
                     port = svc_ref["port"]
-                    ok = any(p.get("name") == port.get("name") if "name" in port else p["port"] == port.get("number") for p in svc["spec"]["ports"])
+                    ok = any(
+                        p.get("name") == port.get("name") if "name" in port else p["port"] == port.get("number")
+                        for p in svc["spec"]["ports"]
+                    )
                     rep.check("references", ok, where, f"Service {svc_ref['name']} has no port {port}")
 
 
@@ -598,21 +789,37 @@ def check_seed(r: Rendered, rep: Report) -> None:
             continue
         spec = svc["spec"]
         where = f"Service/{name} (seed)"
-        rep.check("seed", spec.get("selector") == want["selector"], where, f"selector {spec.get('selector')} != seed {want['selector']}")
+        rep.check(
+            "seed",
+            spec.get("selector") == want["selector"],
+            where,
+            f"selector {spec.get('selector')} != seed {want['selector']}",
+        )
         if "port" in want:
             rep.check("seed", any(p["port"] == want["port"] for p in spec["ports"]), where, f"no port {want['port']}")
         if "nodePorts" in want:
-            rep.check("seed", {p.get("nodePort") for p in spec["ports"]} == want["nodePorts"], where, f"nodePorts != {sorted(want['nodePorts'])}")
+            rep.check(
+                "seed",
+                {p.get("nodePort") for p in spec["ports"]} == want["nodePorts"],
+                where,
+                f"nodePorts != {sorted(want['nodePorts'])}",
+            )
         if want.get("headless"):
             rep.check("seed", spec.get("clusterIP") == "None", where, "must be headless (clusterIP: None)")
     for name, n in SEED_REPLICAS.items():
         d = r.get("Deployment", name)
         if d is None:
             continue
-        has_hpa = any(h["spec"]["scaleTargetRef"]["name"] == name for h in r.by_kind.get("HorizontalPodAutoscaler", {}).values())
+        has_hpa = any(
+            h["spec"]["scaleTargetRef"]["name"] == name for h in r.by_kind.get("HorizontalPodAutoscaler", {}).values()
+        )
         got = d["spec"].get("replicas")
         if has_hpa:
-            mins = [h["spec"].get("minReplicas") for h in r.by_kind["HorizontalPodAutoscaler"].values() if h["spec"]["scaleTargetRef"]["name"] == name]
+            mins = [
+                h["spec"].get("minReplicas")
+                for h in r.by_kind["HorizontalPodAutoscaler"].values()
+                if h["spec"]["scaleTargetRef"]["name"] == name
+            ]
             rep.check("seed", mins == [n], f"Deployment/{name} (seed)", f"HPA minReplicas {mins} != seed's {n}")
         else:
             rep.check("seed", got == n, f"Deployment/{name} (seed)", f"replicas {got} != seed's {n}")
@@ -620,18 +827,35 @@ def check_seed(r: Rendered, rep: Report) -> None:
         d = r.get("Deployment", dep)
         if d is None:
             continue
-        vals = [e.get("value") for c in d["spec"]["template"]["spec"]["containers"] for e in c.get("env") or [] if e["name"] == var]
+        vals = [
+            e.get("value")
+            for c in d["spec"]["template"]["spec"]["containers"]
+            for e in c.get("env") or []
+            if e["name"] == var
+        ]
         rep.check("seed", vals == [want], f"Deployment/{dep} (seed)", f"{var} is {vals}, seed says {want!r}")
     pvc = r.get("PersistentVolumeClaim", "mysql-pv-claim")
     if pvc is not None:
-        rep.check("seed", pvc["spec"]["resources"]["requests"]["storage"] == "1Gi", "PersistentVolumeClaim/mysql-pv-claim (seed)", "must request 1Gi")
+        rep.check(
+            "seed",
+            pvc["spec"]["resources"]["requests"]["storage"] == "1Gi",
+            "PersistentVolumeClaim/mysql-pv-claim (seed)",
+            "must request 1Gi",
+        )
     d = r.get("Deployment", "mysql")
     if d is not None:
-        rep.check("seed", d["spec"].get("strategy", {}).get("type") == "Recreate", "Deployment/mysql (seed)", "strategy must be Recreate")
+        rep.check(
+            "seed",
+            d["spec"].get("strategy", {}).get("type") == "Recreate",
+            "Deployment/mysql (seed)",
+            "strategy must be Recreate",
+        )
     for cm, keys in (("db-conf", {"host", "name"}), ("backend-conf", {"server-uri"})):
         obj = r.get("ConfigMap", cm)
         if obj is not None:
-            rep.check("seed", keys <= set(obj.get("data") or {}), f"ConfigMap/{cm} (seed)", f"needs keys {sorted(keys)}")
+            rep.check(
+                "seed", keys <= set(obj.get("data") or {}), f"ConfigMap/{cm} (seed)", f"needs keys {sorted(keys)}"
+            )
     for s, keys in (("db-credentials", {"username", "password"}), ("db-root-credentials", {"password"})):
         obj = r.get("Secret", s)
         if obj is not None:
@@ -681,11 +905,19 @@ def probe_binaries(bin_dir: Path, targets: list, rep: Report, require: bool = Fa
             port = free_port()
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "PORT": str(port), "BIND_ADDR": "127.0.0.1", "POD_IP": "127.0.0.1",
-                "LOG_DIR": tmp, "LOG_FORMAT": "json", "RUST_LOG": "warn", "SHUTDOWN_GRACE": "2s",
-                "RELAY_URL": "http://127.0.0.1:9/relay.php", "SINK_URL": "http://127.0.0.1:9/sink.php",
-                "SEND_INTERVAL": "1h", "SQLITE_FILE": os.path.join(tmp, "todo.db"),
-                "SERVER_URI": "127.0.0.1:9", "STORE": "memory",
+                "PORT": str(port),
+                "BIND_ADDR": "127.0.0.1",
+                "POD_IP": "127.0.0.1",
+                "LOG_DIR": tmp,
+                "LOG_FORMAT": "json",
+                "RUST_LOG": "warn",
+                "SHUTDOWN_GRACE": "2s",
+                "RELAY_URL": "http://127.0.0.1:9/relay.php",
+                "SINK_URL": "http://127.0.0.1:9/sink.php",
+                "SEND_INTERVAL": "1h",
+                "SQLITE_FILE": os.path.join(tmp, "todo.db"),
+                "SERVER_URI": "127.0.0.1:9",
+                "STORE": "memory",
             }
             log = open(os.path.join(tmp, "stderr.log"), "w+b")
             proc = subprocess.Popen([str(binary)], env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)
@@ -700,19 +932,33 @@ def probe_binaries(bin_dir: Path, targets: list, rep: Report, require: bool = Fa
                 if status is None:
                     log.seek(0)
                     tail = log.read().decode(errors="replace")[-600:]
-                    rep.fail(f"live probe {image}", f"did not answer on 127.0.0.1:{port} within 15s (exit {proc.poll()}): {tail}")
+                    rep.fail(
+                        f"live probe {image}",
+                        f"did not answer on 127.0.0.1:{port} within 15s (exit {proc.poll()}): {tail}",
+                    )
                     continue
                 for path, kind in sorted(wanted[image]):
                     got = http_status(f"http://127.0.0.1:{port}{path}")
                     expect_ok = kind == "livenessProbe" or kind == "startupProbe"
                     ok = got == 200 if expect_ok else got in (200, 503)
-                    rep.check("live-probes", ok, f"live probe {image}",
-                              f"{kind} GET {path} answered {got} (want {'200' if expect_ok else '200 or 503'})")
-                rep.check("live-probes", http_status(f"http://127.0.0.1:{port}/metrics") == 200, f"live probe {image}", "GET /metrics is not 200")
+                    rep.check(
+                        "live-probes",
+                        ok,
+                        f"live probe {image}",
+                        f"{kind} GET {path} answered {got} (want {'200' if expect_ok else '200 or 503'})",
+                    )
+                rep.check(
+                    "live-probes",
+                    http_status(f"http://127.0.0.1:{port}/metrics") == 200,
+                    f"live probe {image}",
+                    "GET /metrics is not 200",
+                )
                 proc.send_signal(signal.SIGTERM)
                 try:
                     code = proc.wait(timeout=10)
-                    rep.check("live-probes", code == 0, f"live probe {image}", f"exit code {code} after SIGTERM (want 0)")
+                    rep.check(
+                        "live-probes", code == 0, f"live probe {image}", f"exit code {code} after SIGTERM (want 0)"
+                    )
                 except subprocess.TimeoutExpired:
                     rep.fail(f"live probe {image}", "still running 10s after SIGTERM with SHUTDOWN_GRACE=2s")
             finally:
@@ -741,50 +987,89 @@ def _env(c: dict, name: str) -> dict:
 
 #: (what is broken, how to break a copy of the all-components render).
 MUTATIONS = [
-    ("SINK_URL names a Service port that does not exist",
-     lambda d: _env(_container(d, "relays"), "SINK_URL").update(value="sink-svc:8080/sink.php")),
-    ("RELAY_URL names a Service that does not exist",
-     lambda d: _env(_container(d, "senders"), "RELAY_URL").update(value="relay/relay.php")),
-    ("the second URL of a list names a Service that does not exist",
-     lambda d: _env(_container(d, "senders"), "RELAY_URL").update(value="relay-svc/relay.php,relay-svc-2/relay.php")),
-    ("a Service selector matches no pod",
-     lambda d: _obj(d, "Service", "sink-svc")["spec"]["selector"].update(role="sinks")),
-    ("a targetPort is no containerPort",
-     lambda d: _obj(d, "Service", "relay-svc")["spec"]["ports"][0].update(targetPort="web")),
-    ("a NodePort is used twice",
-     lambda d: _obj(d, "Service", "sink-svc")["spec"]["ports"][0].update(nodePort=30000)),
-    ("a writable root file system",
-     lambda d: _container(d, "sinks")["securityContext"].update(readOnlyRootFilesystem=False)),
-    ("capabilities not dropped",
-     lambda d: _container(d, "relays")["securityContext"].pop("capabilities")),
-    ("privilege escalation allowed",
-     lambda d: _container(d, "to-do-app-frontend")["securityContext"].update(allowPrivilegeEscalation=True)),
-    ("running as root",
-     lambda d: _obj(d, "Deployment", "senders")["spec"]["template"]["spec"]["securityContext"].update(runAsNonRoot=False)),
-    ("a probe path the binary does not serve",
-     lambda d: _container(d, "sinks")["livenessProbe"]["httpGet"].update(path="/health")),
-    ("a containerPort that is not the port the binary listens on",
-     lambda d: _container(d, "relays")["ports"][0].update(containerPort=80)),
-    ("a ConfigMap key that does not exist",
-     lambda d: _env(_container(d, "to-do-app-backend"), "DB_HOST")["valueFrom"]["configMapKeyRef"].update(key="hostname")),
-    ("a grace period shorter than the drain",
-     lambda d: _obj(d, "Deployment", "sinks")["spec"]["template"]["spec"].update(terminationGracePeriodSeconds=5)),
-    ("CONTROLLER_PORT that is not the Controller's NodePort",
-     lambda d: _env(_container(d, "tool-portal-pods", 0), "CONTROLLER_PORT").update(value="30101")),
-    ("an image on :latest",
-     lambda d: _container(d, "senders").update(image="registry.example.com/x/sender:latest")),
-    ("the seed's replica count changed",
-     lambda d: _obj(d, "Deployment", "senders")["spec"].update(replicas=1)),
-    ("POD_IP not from the downward API",
-     lambda d: _container(d, "relays").update(env=[e for e in _container(d, "relays")["env"] if e["name"] != "POD_IP"])),
-    ("a NetworkPolicy port name no pod has",
-     lambda d: _obj(d, "NetworkPolicy", "relay-to-sink-egress")["spec"]["egress"][0]["ports"][0].update(port="htp")),
-    ("an Ingress backend Service that does not exist",
-     lambda d: _obj(d, "Ingress", "to-do-app")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(name="backend")),
-    ("an HPA target that still sets replicas",
-     lambda d: _obj(d, "Deployment", "relays")["spec"].update(replicas=2)),
-    ("a PVC that does not exist",
-     lambda d: _obj(d, "Deployment", "mysql")["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"].update(claimName="mysql-pvc")),
+    (
+        "SINK_URL names a Service port that does not exist",
+        lambda d: _env(_container(d, "relays"), "SINK_URL").update(value="sink-svc:8080/sink.php"),
+    ),
+    (
+        "RELAY_URL names a Service that does not exist",
+        lambda d: _env(_container(d, "senders"), "RELAY_URL").update(value="relay/relay.php"),
+    ),
+    (
+        "the second URL of a list names a Service that does not exist",
+        lambda d: _env(_container(d, "senders"), "RELAY_URL").update(value="relay-svc/relay.php,relay-svc-2/relay.php"),
+    ),
+    (
+        "a Service selector matches no pod",
+        lambda d: _obj(d, "Service", "sink-svc")["spec"]["selector"].update(role="sinks"),
+    ),
+    (
+        "a targetPort is no containerPort",
+        lambda d: _obj(d, "Service", "relay-svc")["spec"]["ports"][0].update(targetPort="web"),
+    ),
+    ("a NodePort is used twice", lambda d: _obj(d, "Service", "sink-svc")["spec"]["ports"][0].update(nodePort=30000)),
+    (
+        "a writable root file system",
+        lambda d: _container(d, "sinks")["securityContext"].update(readOnlyRootFilesystem=False),
+    ),
+    ("capabilities not dropped", lambda d: _container(d, "relays")["securityContext"].pop("capabilities")),
+    (
+        "privilege escalation allowed",
+        lambda d: _container(d, "to-do-app-frontend")["securityContext"].update(allowPrivilegeEscalation=True),
+    ),
+    (
+        "running as root",
+        lambda d: _obj(d, "Deployment", "senders")["spec"]["template"]["spec"]["securityContext"].update(
+            runAsNonRoot=False
+        ),
+    ),
+    (
+        "a probe path the binary does not serve",
+        lambda d: _container(d, "sinks")["livenessProbe"]["httpGet"].update(path="/health"),
+    ),
+    (
+        "a containerPort that is not the port the binary listens on",
+        lambda d: _container(d, "relays")["ports"][0].update(containerPort=80),
+    ),
+    (
+        "a ConfigMap key that does not exist",
+        lambda d: _env(_container(d, "to-do-app-backend"), "DB_HOST")["valueFrom"]["configMapKeyRef"].update(
+            key="hostname"
+        ),
+    ),
+    (
+        "a grace period shorter than the drain",
+        lambda d: _obj(d, "Deployment", "sinks")["spec"]["template"]["spec"].update(terminationGracePeriodSeconds=5),
+    ),
+    (
+        "CONTROLLER_PORT that is not the Controller's NodePort",
+        lambda d: _env(_container(d, "tool-portal-pods", 0), "CONTROLLER_PORT").update(value="30101"),
+    ),
+    ("an image on :latest", lambda d: _container(d, "senders").update(image="registry.example.com/x/sender:latest")),
+    ("the seed's replica count changed", lambda d: _obj(d, "Deployment", "senders")["spec"].update(replicas=1)),
+    (
+        "POD_IP not from the downward API",
+        lambda d: _container(d, "relays").update(
+            env=[e for e in _container(d, "relays")["env"] if e["name"] != "POD_IP"]
+        ),
+    ),
+    (
+        "a NetworkPolicy port name no pod has",
+        lambda d: _obj(d, "NetworkPolicy", "relay-to-sink-egress")["spec"]["egress"][0]["ports"][0].update(port="htp"),
+    ),
+    (
+        "an Ingress backend Service that does not exist",
+        lambda d: _obj(d, "Ingress", "to-do-app")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(
+            name="backend"
+        ),
+    ),
+    ("an HPA target that still sets replicas", lambda d: _obj(d, "Deployment", "relays")["spec"].update(replicas=2)),
+    (
+        "a PVC that does not exist",
+        lambda d: _obj(d, "Deployment", "mysql")["spec"]["template"]["spec"]["volumes"][0][
+            "persistentVolumeClaim"
+        ].update(claimName="mysql-pvc"),
+    ),
 ]
 
 
@@ -824,10 +1109,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repo", type=Path, help="workspace root, to read routes from the crates' source")
     ap.add_argument("--binaries", type=Path, help="directory with built binaries (e.g. target/debug) to probe live")
-    ap.add_argument("--require-binaries", action="store_true",
-                    help="with --binaries: a service binary that is not built is a failure")
-    ap.add_argument("--podman", action="append", default=[], metavar="NAME",
-                    help="this entry point is meant for `podman kube play` (no liveness probes)")
+    ap.add_argument(
+        "--require-binaries",
+        action="store_true",
+        help="with --binaries: a service binary that is not built is a failure",
+    )
+    ap.add_argument(
+        "--podman",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="this entry point is meant for `podman kube play` (no liveness probes)",
+    )
     ap.add_argument("rendered", nargs="+", help="NAME=FILE: output of `kubectl kustomize` for one entry point")
     if len(sys.argv) == 3 and sys.argv[1] == "--self-test":
         return self_test(sys.argv[2])
@@ -851,7 +1144,9 @@ def main() -> int:
         n_ok = sum(rep.passed.values())
         status = "ok" if not rep.failures else "FAIL"
         summary.append((name, len(r.docs), n_ok, len(rep.failures), status))
-        print(f"== {name}: {len(r.docs)} objects, {len(r.pods)} pod templates, {n_ok} checks passed, {len(rep.failures)} failed")
+        print(
+            f"== {name}: {len(r.docs)} objects, {len(r.pods)} pod templates, {n_ok} checks passed, {len(rep.failures)} failed"
+        )
         for cat in sorted(rep.passed):
             print(f"   {cat:17} {rep.passed[cat]:4} passed")
         for msg in rep.failures:
@@ -874,7 +1169,7 @@ def main() -> int:
         total_fail += len(rep.failures)
 
     print("\nconsistency summary:")
-    for name, n_docs, n_ok, n_fail, status in summary:
+    for name, _docs, n_ok, n_fail, status in summary:
         print(f"  {status:4} {name:28} {n_ok:4} passed {n_fail:3} failed")
     return 1 if total_fail else 0
 
