@@ -33,9 +33,9 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use service_kit::applog::{self, AppendError, AppendLog, timestamp};
+use service_kit::svc_url::Upstream;
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
-use url::Url;
 
 /// The relay's settings. Every one is a flag and an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -49,9 +49,10 @@ pub struct Config {
     pub service: ServiceArgs,
 
     /// Where to forward messages. The seed's scheme-less form
-    /// (`sink-svc/sink.php`) means http://.
-    #[arg(long, env = "SINK_URL", default_value = "sink-svc/sink.php", value_parser = service_kit::svc_url::parse)]
-    pub sink_url: Url,
+    /// (`sink-svc/sink.php`) means http://. Outside a cluster, several URLs
+    /// separated by commas are used in turn (a stand-in for a Service).
+    #[arg(long, env = "SINK_URL", default_value = "sink-svc/sink.php", value_parser = Upstream::parse)]
+    pub sink_url: Upstream,
 
     /// How long the sink may take to answer (connect, send, reply) before
     /// the relay gives up with 504.
@@ -151,7 +152,7 @@ pub struct AppState {
     kit: Kit,
     log: AppendLog,
     client: reqwest::Client,
-    sink_url: Url,
+    sink_url: Upstream,
     sink_timeout: Duration,
     max_reply_bytes: usize,
     relayed: Family<Outcome, Counter>,
@@ -270,7 +271,7 @@ async fn forward(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<B
         .unwrap_or_else(|| HeaderValue::from_static("text/plain"));
     let mut request = state
         .client
-        .post(state.sink_url.clone())
+        .post(state.sink_url.next_url().clone())
         .timeout(state.sink_timeout)
         .header(header::CONTENT_TYPE, content_type)
         .body(body);

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 fn relay_config(log_dir: &Path, sink_url: &str) -> relay::Config {
     relay::Config {
         service: ServiceArgs::for_tests(),
-        sink_url: service_kit::svc_url::parse(sink_url).unwrap(),
+        sink_url: service_kit::svc_url::Upstream::parse(sink_url).unwrap(),
         sink_timeout: Duration::from_millis(500),
         sink_connect_timeout: Duration::from_millis(500),
         log_dir: log_dir.to_owned(),
@@ -291,4 +291,26 @@ async fn metrics_count_outcomes() {
         text.contains(r#"http_requests_total{method="POST",route="/relay.php",status="502"} 2"#),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn several_sink_urls_are_used_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, seen_a) = recording_sink(Duration::ZERO, StatusCode::OK, "a").await;
+    let (b, seen_b) = recording_sink(Duration::ZERO, StatusCode::OK, "b").await;
+    let relay = start_relay(dir.path(), &format!("{a},{b}")).await;
+    let client = reqwest::Client::new();
+    let mut replies = Vec::new();
+    for _ in 0..4 {
+        let res = client
+            .post(relay.url("/relay.php"))
+            .body("m")
+            .send()
+            .await
+            .unwrap();
+        replies.push(res.text().await.unwrap());
+    }
+    assert_eq!(replies, ["a", "b", "a", "b"]);
+    assert_eq!(seen_a.lock().unwrap().bodies.len(), 2);
+    assert_eq!(seen_b.lock().unwrap().bodies.len(), 2);
 }

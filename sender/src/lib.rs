@@ -23,10 +23,10 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use service_kit::applog::timestamp;
+use service_kit::svc_url::Upstream;
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use url::Url;
 
 /// The sender's settings. Every one is a flag and an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -40,9 +40,10 @@ pub struct Config {
     pub service: ServiceArgs,
 
     /// Where to send messages. The seed's scheme-less form
-    /// (`relay-svc/relay.php`) means http://.
-    #[arg(long, env = "RELAY_URL", default_value = "relay-svc/relay.php", value_parser = service_kit::svc_url::parse)]
-    pub relay_url: Url,
+    /// (`relay-svc/relay.php`) means http://. Outside a cluster, several URLs
+    /// separated by commas are used in turn (a stand-in for a Service).
+    #[arg(long, env = "RELAY_URL", default_value = "relay-svc/relay.php", value_parser = Upstream::parse)]
+    pub relay_url: Upstream,
 
     /// Pause between messages. Accepts `500ms`, `5s`, `1m`.
     #[arg(long, env = "SEND_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
@@ -97,7 +98,7 @@ struct Outcome {
 pub struct AppState {
     kit: Kit,
     client: reqwest::Client,
-    relay_url: Url,
+    relay_url: Upstream,
     request_timeout: Duration,
     pod_ip: IpAddr,
     sent: Family<Outcome, Counter>,
@@ -148,7 +149,7 @@ impl AppState {
     async fn try_send(&self, message: String, request_id: &str) -> Result<String, SendError> {
         let response = self
             .client
-            .post(self.relay_url.clone())
+            .post(self.relay_url.next_url().clone())
             .timeout(self.request_timeout)
             .header(reqwest::header::CONTENT_TYPE, "text/plain")
             .header(service_kit::http::REQUEST_ID, request_id)

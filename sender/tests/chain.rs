@@ -38,7 +38,7 @@ impl Transcript {
 fn sender_config(relay_url: &str, count: Option<u64>) -> sender::Config {
     sender::Config {
         service: ServiceArgs::for_tests(),
-        relay_url: service_kit::svc_url::parse(relay_url).unwrap(),
+        relay_url: service_kit::svc_url::Upstream::parse(relay_url).unwrap(),
         send_interval: Duration::from_millis(50),
         request_timeout: Duration::from_secs(2),
         max_backoff: Duration::from_millis(200),
@@ -66,7 +66,8 @@ async fn messages_flow_sender_relay_sink() {
     let sink = TestServer::start(|l, s| sink::run(l, sink_config, s)).await;
     let relay_config = relay::Config {
         service: ServiceArgs::for_tests(),
-        sink_url: service_kit::svc_url::parse(&format!("{}/sink.php", sink.addr)).unwrap(),
+        sink_url: service_kit::svc_url::Upstream::parse(&format!("{}/sink.php", sink.addr))
+            .unwrap(),
         sink_timeout: Duration::from_secs(2),
         sink_connect_timeout: Duration::from_secs(1),
         log_dir: dir.path().join("relay"),
