@@ -910,7 +910,7 @@ def probe_binaries(bin_dir: Path, targets: list, rep: Report, require: bool = Fa
                 "POD_IP": "127.0.0.1",
                 "LOG_DIR": tmp,
                 "LOG_FORMAT": "json",
-                "RUST_LOG": "warn",
+                "RUST_LOG": "info",
                 "SHUTDOWN_GRACE": "2s",
                 "RELAY_URL": "http://127.0.0.1:9/relay.php",
                 "SINK_URL": "http://127.0.0.1:9/sink.php",
@@ -953,12 +953,18 @@ def probe_binaries(bin_dir: Path, targets: list, rep: Report, require: bool = Fa
                     f"live probe {image}",
                     "GET /metrics is not 200",
                 )
+                # The answers above must have come from this process (not from
+                # something else that grabbed the port first).
+                rep.check("live-probes", proc.poll() is None, f"live probe {image}", "exited before SIGTERM")
                 proc.send_signal(signal.SIGTERM)
                 try:
                     code = proc.wait(timeout=10)
-                    rep.check(
-                        "live-probes", code == 0, f"live probe {image}", f"exit code {code} after SIGTERM (want 0)"
-                    )
+                    if code != 0:
+                        log.seek(0)
+                        tail = log.read().decode(errors="replace")[-600:]
+                        rep.fail(f"live probe {image}", f"exit code {code} after SIGTERM (want 0); output: {tail}")
+                    else:
+                        rep.ok("live-probes")
                 except subprocess.TimeoutExpired:
                     rep.fail(f"live probe {image}", "still running 10s after SIGTERM with SHUTDOWN_GRACE=2s")
             finally:
