@@ -1,0 +1,24 @@
+-- The original's Flyway migration V0.0.1: the same tables and columns.
+-- `IF NOT EXISTS` lets this backend adopt a database the original created,
+-- so swapping the backend image keeps the data.
+CREATE TABLE IF NOT EXISTS LIST_ENTITY (
+    ID          BIGINT       NOT NULL AUTO_INCREMENT,
+    CREATED_ON  DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    DELETED     TINYINT(1)   DEFAULT 0,
+    MODIFIED_ON DATETIME,
+    NAME        VARCHAR(255),
+    POSITION    INT,
+    PRIMARY KEY (ID)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
+
+CREATE TABLE IF NOT EXISTS ITEM (
+    ID          BIGINT       NOT NULL AUTO_INCREMENT,
+    CREATED_ON  DATETIME     NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    DELETED     TINYINT(1)   DEFAULT 0,
+    MODIFIED_ON DATETIME,
+    NAME        VARCHAR(255),
+    POSITION    INT,
+    LIST_ID     BIGINT       NOT NULL,
+    PRIMARY KEY (ID),
+    CONSTRAINT FK_ITEM_LIST_ENTITY FOREIGN KEY (LIST_ID) REFERENCES LIST_ENTITY (ID)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
