@@ -31,11 +31,7 @@ where
     }
 
     telemetry::init(args.log_format);
-    tracing::info!(
-        service = name,
-        version = env!("CARGO_PKG_VERSION"),
-        "starting"
-    );
+    tracing::info!(service = name, "starting");
     let listener = match TcpListener::bind(args.listen_addr()).await {
         Ok(listener) => listener,
         Err(err) => {

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Benchmark the relay -> sink chain against an nginx -> nginx chain on this
+# machine, with wrk. Prints req/s, latency percentiles, errors, memory, and
+# checks that the log files hold one line per relayed message.
+#
+#   scripts/bench-chain.sh                 # 32 connections, 15 s per run
+#   DURATION=30s CONNECTIONS=64 scripts/bench-chain.sh
+#
+# Everything listens on 127.0.0.1 and every load run is bounded by DURATION.
+# The nginx chain is the ceiling: a C proxy in front of a C endpoint, both
+# writing an access-log line per request, as our relay and sink write theirs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${DURATION:-15s}
+connections=${CONNECTIONS:-32}
+threads=${THREADS:-2}
+
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing $2"
+    apt-get install -y -qq "$2" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }
+  else
+    echo "!! $1 is missing: install the '$2' package" >&2
+    exit 1
+  fi
+}
+need wrk wrk
+[ -x /usr/sbin/nginx ] || need nginx nginx
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+echo "==> building release binaries"
+cargo build --release --quiet -p relay -p sink
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "!! nothing listening on $1" >&2
+  exit 1
+}
+rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 {print $NF}'; }
+
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = "Message sent from 10.244.1.17 on Sat Nov 21 21:40:50 UTC 2026"
+wrk.headers["Content-Type"] = "text/plain"
+LUA
+
+# run_wrk NAME URL: one bounded load run; leaves its output in $work/NAME.wrk
+run_wrk() {
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/post.lua" "$2" >"$work/$1.wrk"
+}
+summary() {
+  local f=$work/$1.wrk
+  local rps p50 p99 non2xx sock
+  rps=$(awk '/^Requests\/sec/ {print $2}' "$f")
+  p50=$(awk '$1 == "50%" {print $2}' "$f")
+  p99=$(awk '$1 == "99%" {print $2}' "$f")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$f")
+  sock=$(awk '/Socket errors/ {print}' "$f")
+  printf '%-14s %10s req/s   p50 %-9s p99 %-9s non-2xx %-5s %s\n' "$1" "$rps" "$p50" "$p99" "${non2xx:-0}" "${sock:-socket errors: none}"
+}
+
+# --- our chain ---------------------------------------------------------------
+sink_port=$(free_port)
+relay_port=$(free_port)
+mkdir -p "$work/sink" "$work/relay"
+RUST_LOG=${RUST_LOG:-info} PORT=$sink_port BIND_ADDR=127.0.0.1 LOG_DIR="$work/sink" \
+  target/release/sink 2>"$work/sink.log" &
+sink_pid=$!
+pids+=("$sink_pid")
+RUST_LOG=${RUST_LOG:-info} PORT=$relay_port BIND_ADDR=127.0.0.1 LOG_DIR="$work/relay" \
+  SINK_URL="127.0.0.1:$sink_port/sink.php" target/release/relay 2>"$work/relay.log" &
+relay_pid=$!
+pids+=("$relay_pid")
+wait_http "$sink_port"
+wait_http "$relay_port"
+sleep 0.5
+relay_idle=$(rss_kib "$relay_pid" VmRSS)
+sink_idle=$(rss_kib "$sink_pid" VmRSS)
+
+echo "==> relay -> sink: wrk -t$threads -c$connections -d$duration POST /relay.php"
+run_wrk relay "http://127.0.0.1:$relay_port/relay.php"
+relay_peak=$(rss_kib "$relay_pid" VmHWM)
+sink_peak=$(rss_kib "$sink_pid" VmHWM)
+relayed=$(metric "$relay_port" 'relay_messages_total{outcome="relayed"}')
+logged=$(metric "$sink_port" 'sink_messages_logged_total')
+relay_lines=$(cat "$work"/relay/Relay_*.txt | wc -l)
+sink_lines=$(cat "$work"/sink/Sink_*.txt | wc -l)
+wrk_done=$(awk '/requests in/ {print $1}' "$work/relay.wrk")
+
+# --- nginx chain ---------------------------------------------------------------
+front=$(free_port)
+back=$(free_port)
+mkdir -p "$work/nginx/logs"
+cat >"$work/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+error_log $work/nginx/logs/error.log warn;
+pid $work/nginx/nginx.pid;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream endpoint { server 127.0.0.1:$back; keepalive 64; }
+  server {
+    listen 127.0.0.1:$front;
+    access_log $work/nginx/logs/relay.log;
+    location / {
+      proxy_pass http://endpoint;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+  server {
+    listen 127.0.0.1:$back;
+    access_log $work/nginx/logs/sink.log;
+    location / { return 200 "Logged message from 127.0.0.1"; }
+  }
+}
+NGINX
+"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/logs/stderr.log" &
+pids+=($!)
+wait_http "$front"
+echo "==> nginx -> nginx: same load"
+run_wrk nginx "http://127.0.0.1:$front/"
+
+# --- report --------------------------------------------------------------------
+relay_rps=$(awk '/^Requests\/sec/ {print $2}' "$work/relay.wrk")
+nginx_rps=$(awk '/^Requests\/sec/ {print $2}' "$work/nginx.wrk")
+echo
+echo "== results ($(nproc) cores, $connections connections, $duration per run)"
+summary relay
+summary nginx
+awk -v a="$relay_rps" -v b="$nginx_rps" 'BEGIN { printf "relay chain / nginx chain: %.0f%% of the req/s\n", 100 * a / b }'
+printf 'memory (RSS):  relay idle %s MiB, peak %s MiB;  sink idle %s MiB, peak %s MiB\n' \
+  "$(awk -v k="$relay_idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$relay_peak" 'BEGIN{printf "%.1f", k/1024}')" \
+  "$(awk -v k="$sink_idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$sink_peak" 'BEGIN{printf "%.1f", k/1024}')"
+echo "log files:     wrk counted $wrk_done responses; relay relayed $relayed, wrote $relay_lines lines; sink logged $logged, wrote $sink_lines lines"
+echo "               (wrk drops the requests still in flight when its time is up, so the files may hold up to $connections more than wrk counted)"
+if [ "$relay_lines" != "$relayed" ] || [ "$sink_lines" != "$logged" ] || [ "$sink_lines" != "$relayed" ]; then
+  echo "!! log files and counters disagree" >&2
+  exit 1
+fi

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install what the tests, benchmarks and image builds need on a Debian or
+# Ubuntu machine (run as root). Idempotent: installed packages are skipped.
+#
+#   chromium, chromium-driver   browser tests (headless, driven over WebDriver)
+#   mariadb-server              the to-do backend's MySQL tests, when no server runs
+#   wrk, nginx                  scripts/bench-*.sh
+#   podman, runc, debootstrap   container images and the compose smoke test
+set -euo pipefail
+
+packages=(chromium chromium-driver wrk nginx podman runc debootstrap curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The database tests need MariaDB (or MySQL) on 127.0.0.1:3306 with a
+# password-less root. Start the local server if it is installed but down;
+# install it if there is none.
+if ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null; then
+  if ! command -v mariadbd >/dev/null 2>&1 && ! [ -x /usr/sbin/mariadbd ]; then
+    echo "==> apt-get install mariadb-server"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null
+  fi
+  echo "==> starting MariaDB"
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+  for _ in $(seq 1 60); do
+    (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null && break
+    sleep 0.5
+  done
+fi
+echo "==> dependencies ready"

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Run the workloads on this machine, no cluster and no database needed:
+# the message chain as the seed deploys it (3 senders, 2 relays, 3 sinks).
+#
+#   scripts/run-local.sh            # debug build, starts everything, Ctrl-C stops it
+#   PROFILE=release scripts/run-local.sh
+#   SEND_INTERVAL=1s scripts/run-local.sh
+#
+# Each instance gets its own port and its own directory under .run/local/ (its log
+# file, its stdout and its structured logs). On Linux each instance also gets
+# its own loopback address (127.0.0.11, 127.0.0.21, ...), so the relays and
+# sinks see distinct caller addresses, as they see pod IPs in a cluster; on
+# other systems everything shares 127.0.0.1.
+#
+# There is no kube-proxy here, so the "Services" are the lists of replica
+# URLs given in RELAY_URL and SINK_URL, used in turn.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=${PROFILE:-debug}
+run_dir=${RUN_DIR:-.run/local}
+interval=${SEND_INTERVAL:-5s}
+
+cargo_flags=()
+[ "$profile" = release ] && cargo_flags+=(--release)
+echo "==> building ($profile)"
+cargo build "${cargo_flags[@]}" --bins -p sender -p relay -p sink
+bin=target/$profile
+
+if [ "$(uname -s)" = Linux ]; then addr() { echo "127.0.0.$1"; }; else addr() { echo 127.0.0.1; }; fi
+
+rm -rf "$run_dir"
+mkdir -p "$run_dir"
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "==> stopping (SIGTERM, each drains its in-flight requests)"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  echo "==> stopped; files are still in $run_dir/"
+}
+trap stop_all INT TERM EXIT
+
+# start NAME BINARY VAR=VALUE...: run one instance in the background.
+start() {
+  local name=$1 binary=$2
+  shift 2
+  mkdir -p "$run_dir/$name"
+  env LOG_FORMAT=text "$@" "$bin/$binary" >"$run_dir/$name/stdout.txt" 2>"$run_dir/$name/service.log" &
+  pids+=($!)
+}
+
+# wait_ready BINARY VAR=VALUE...: poll the instance's /readyz via its own
+# healthcheck subcommand, for up to 10 seconds.
+wait_ready() {
+  local binary=$1
+  shift
+  for _ in $(seq 1 50); do
+    if env "$@" "$bin/$binary" healthcheck 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "!! $binary ($*) did not become ready; see $run_dir/*/service.log" >&2
+  return 1
+}
+
+sinks=() relays=()
+for i in 1 2 3; do
+  a=$(addr "3$i") port=$((8300 + i))
+  start "sink-$i" sink PORT=$port BIND_ADDR="$a" LOG_DIR="$run_dir/sink-$i"
+  sinks+=("$a:$port/sink.php")
+done
+for i in 1 2 3; do wait_ready sink PORT=$((8300 + i)) BIND_ADDR="$(addr "3$i")"; done
+
+# Each relay starts its rotation at a different sink, as kube-proxy would
+# spread them.
+for i in 1 2; do
+  a=$(addr "2$i") port=$((8200 + i))
+  rotated=("${sinks[@]:i-1}" "${sinks[@]:0:i-1}")
+  start "relay-$i" relay PORT=$port BIND_ADDR="$a" LOG_DIR="$run_dir/relay-$i" \
+    SINK_URL="$(IFS=,; echo "${rotated[*]}")"
+  relays+=("$a:$port/relay.php")
+done
+for i in 1 2; do wait_ready relay PORT=$((8200 + i)) BIND_ADDR="$(addr "2$i")"; done
+
+for i in 1 2 3; do
+  a=$(addr "1$i") port=$((8100 + i))
+  if [ $((i % 2)) = 1 ]; then order="${relays[0]},${relays[1]}"; else order="${relays[1]},${relays[0]}"; fi
+  start "sender-$i" sender PORT=$port BIND_ADDR="$a" RELAY_URL="$order" SEND_INTERVAL="$interval"
+done
+
+cat <<INFO
+
+==> the message chain is running: 3 senders -> 2 relays -> 3 sinks
+    sink pages (latest messages, count per relay):
+      http://$(addr 31):8301/   http://$(addr 32):8302/   http://$(addr 33):8303/
+    log files:   $run_dir/relay-*/Relay_*.txt   $run_dir/sink-*/Sink_*.txt
+    service logs: $run_dir/*/service.log    metrics: http://$(addr 21):8201/metrics
+    Ctrl-C stops everything. The senders' transcripts follow:
+
+INFO
+tail -n +1 -F "$run_dir"/sender-*/stdout.txt

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run every test of the workspace: unit tests, black-box HTTP tests against
+# in-process services, binary-level tests (signals, exit codes), database
+# tests (MariaDB on 127.0.0.1:3306, a MongoDB wire-protocol server), browser
+# tests (headless Chromium), and the Kubernetes manifest checks.
+#
+# Prerequisites it cannot install without root (scripts/ci/install-deps.sh
+# does, on Debian): chromium and chromium-driver, a MariaDB server. A missing
+# prerequisite makes the tests that need it fail with a message; nothing is
+# skipped silently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The portal's tests start their own MongoDB wire-protocol server (nx-27017,
+# SQLite-backed, from PyPI) on a free loopback port; it lives in a venv here.
+if [ ! -x .venv-mongo/bin/nx-27017 ]; then
+  echo "==> installing the MongoDB wire-protocol test server into .venv-mongo"
+  python3 -m venv .venv-mongo
+  .venv-mongo/bin/pip install --quiet nx-27017
+fi
+
+echo "==> cargo test --workspace"
+cargo test --workspace
+
+echo "==> Kubernetes manifests"
+scripts/check-k8s.sh
