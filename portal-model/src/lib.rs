@@ -1,0 +1,220 @@
+//! The tool portal's Model and View: a team's catalogue of tools.
+//!
+//! The seed this follows puts three containers in one pod: this one (the
+//! Model, which owns the data, and the View, the page a browser loads
+//! first), the Controller (portal-controller, which serves the page's
+//! JavaScript) and MongoDB. They reach each other over `localhost`; a
+//! NodePort Service exposes this service on 30000 and the Controller on
+//! 30100.
+//!
+//! * [`view`]: `GET /`, the HTML page, and the rule for where the page
+//!   loads the Controller from (`CONTROLLER_URL`, `CONTROLLER_PORT`).
+//! * [`api`]: the JSON API for tools under `/api/tools`.
+//! * [`tool`]: what a tool is and how a request body is validated.
+//! * [`store`]: MongoDB (`STORE=mongo`, the default, as in the pod) or this
+//!   process's memory (`STORE=memory`, for running with nothing else
+//!   installed), with identical behavior.
+//! * [`error`]: the API's error type and its JSON error body.
+//!
+//! Start-up never waits for MongoDB: the server listens at once with
+//! `/readyz` answering 503, and becomes ready when MongoDB first answers
+//! (see [`store::mongo`]).
+
+pub mod api;
+pub mod error;
+pub mod store;
+pub mod tool;
+pub mod view;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use secrecy::SecretString;
+use service_kit::{Kit, ServiceArgs};
+use tokio::net::TcpListener;
+use url::Url;
+
+pub use error::ApiError;
+pub use store::{MemoryStore, MongoStore, Store};
+pub use view::View;
+
+/// Which store keeps the tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreKind {
+    /// MongoDB at MONGO_URL: the pod's MongoDB container.
+    Mongo,
+    /// This process's memory: no MongoDB needed, tools are lost on exit.
+    Memory,
+}
+
+/// portal-model's configuration. Every setting is a flag and an environment
+/// variable; `--help` lists them all.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "portal-model",
+    version,
+    about = "The tool portal's Model and View: the page at / and the tools JSON API at /api/tools, backed by MongoDB or memory."
+)]
+pub struct Config {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+
+    /// Where tools are kept: `mongo` (MONGO_URL) or `memory` (this process
+    /// only, lost when it stops; for running without MongoDB).
+    #[arg(long, env = "STORE", value_enum, default_value_t = StoreKind::Mongo)]
+    pub store: StoreKind,
+
+    /// MongoDB connection string (used with STORE=mongo). May hold
+    /// credentials: it is never logged or shown. `mongodb+srv://` is not
+    /// supported (built without a DNS resolver).
+    #[arg(
+        long,
+        env = "MONGO_URL",
+        default_value = "mongodb://localhost:27017",
+        value_parser = parse_secret,
+        hide_env_values = true
+    )]
+    pub mongo_url: SecretString,
+
+    /// MongoDB database name; tools go into its `tools` collection.
+    #[arg(long, env = "MONGO_DB", default_value = "portal")]
+    pub mongo_db: String,
+
+    /// How long one API call waits for a reachable MongoDB before answering
+    /// 503. Accepts `500ms`, `3s`.
+    #[arg(long, env = "MONGO_TIMEOUT", default_value = "3s", value_parser = humantime_duration)]
+    pub mongo_timeout: Duration,
+
+    /// Base URL the page loads the Controller's portal.js and portal.css
+    /// from. Unset: the page's own scheme and host name with port
+    /// CONTROLLER_PORT, computed in the browser.
+    #[arg(long, env = "CONTROLLER_URL", value_parser = parse_controller_url)]
+    pub controller_url: Option<Url>,
+
+    /// Port of the Controller on the page's host, used when CONTROLLER_URL
+    /// is unset. 8081 matches portal-controller's default for local runs;
+    /// in the pod set it to the Controller's nodePort (30100).
+    #[arg(long, env = "CONTROLLER_PORT", default_value_t = 8081)]
+    pub controller_port: u16,
+}
+
+fn parse_secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(raw.to_owned()))
+}
+
+fn humantime_duration(raw: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(raw).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("must be more than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+fn parse_controller_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("not an absolute URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL with a host".to_owned());
+    }
+    Ok(url)
+}
+
+impl Config {
+    /// Defaults for tests: loopback, an ephemeral port, the memory store.
+    pub fn for_tests() -> Self {
+        Self {
+            service: ServiceArgs::for_tests(),
+            store: StoreKind::Memory,
+            mongo_url: SecretString::from("mongodb://127.0.0.1:27017"),
+            mongo_db: "portal".to_owned(),
+            mongo_timeout: Duration::from_secs(2),
+            controller_url: None,
+            controller_port: 8081,
+        }
+    }
+}
+
+/// Why portal-model stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    MongoConfig(#[from] store::mongo::ConfigError),
+    #[error("serving HTTP failed: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub view: View,
+    pub kit: Kit,
+}
+
+/// The API and the page, wrapped in the standard stack (request ids,
+/// tracing, metrics, probes). `max_body` bounds request bodies (413 above).
+pub fn app(state: AppState, max_body: usize) -> Router {
+    let routes = Router::new()
+        .merge(view::routes())
+        .merge(api::routes())
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state.clone());
+    state.kit.wrap(routes)
+}
+
+/// Set up the store `config` asks for. For MongoDB, also start the
+/// background task that raises `kit`'s readiness once MongoDB answers.
+pub async fn open_store(config: &Config, kit: &Kit) -> Result<Store, Error> {
+    match config.store {
+        StoreKind::Memory => {
+            tracing::warn!(
+                "STORE=memory: tools are kept in this process's memory only and are LOST when it stops; set STORE=mongo for MongoDB"
+            );
+            kit.readiness.set(true);
+            Ok(Store::Memory(MemoryStore::new()))
+        }
+        StoreKind::Mongo => {
+            let mongo =
+                MongoStore::connect(&config.mongo_url, &config.mongo_db, config.mongo_timeout)
+                    .await?;
+            tracing::info!(database = %config.mongo_db, "STORE=mongo: tools are kept in MongoDB");
+            tokio::spawn(mongo.clone().wait_until_reachable(kit.readiness.clone()));
+            Ok(Store::Mongo(mongo))
+        }
+    }
+}
+
+/// Serve portal-model on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    // Not ready until the store is: memory at once, MongoDB when it answers.
+    let kit = Kit::new(false, |_| {});
+    let store = open_store(&config, &kit).await?;
+    let view = View::new(config.controller_url.as_ref(), config.controller_port);
+    match &config.controller_url {
+        Some(url) => tracing::info!(%url, "the page loads the Controller from CONTROLLER_URL"),
+        None => tracing::info!(
+            port = config.controller_port,
+            "the page loads the Controller from its own host name, port CONTROLLER_PORT"
+        ),
+    }
+    let state = AppState {
+        store,
+        view,
+        kit: kit.clone(),
+    };
+    let app = app(state, config.service.max_body_bytes);
+    service_kit::serve(
+        listener,
+        app,
+        kit.readiness.clone(),
+        config.service.shutdown_grace,
+        shutdown,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! The View: the HTML page at `/`, and where it loads the Controller from.
+//!
+//! The page itself is a skeleton. A small inline bootstrap script works out
+//! where the Controller (portal-controller) is and adds its stylesheet and
+//! script to the page; the script then builds the UI and talks to this
+//! service's API on the page's own origin.
+//!
+//! # Where the page loads the Controller from (the `CONTROLLER_URL` rule)
+//!
+//! 1. If `CONTROLLER_URL` is set (say `https://static.example.com/portal`),
+//!    the page loads `$CONTROLLER_URL/portal.js` and `$CONTROLLER_URL/portal.css`.
+//! 2. Otherwise the browser computes the address from the page's own
+//!    address: same scheme, same host name, port `CONTROLLER_PORT`
+//!    (default 8081). That is `location.protocol + "//" +
+//!    location.hostname + ":" + CONTROLLER_PORT`, evaluated in the browser.
+//!
+//! Why the browser and not the server: in the seed's pod the page is
+//! reached at `http://<any-node>:30000` (a NodePort) and the Controller at
+//! the *same node* on 30100. Only the browser knows which node name or IP
+//! the user typed; the server would have to trust the `Host` header, and
+//! nothing here has to be configured per node. The Kubernetes manifest sets
+//! `CONTROLLER_PORT=30100` (the Controller's nodePort, next to the
+//! `nodePort: 30100` it must match); locally the default 8081 matches
+//! portal-controller's default port, so both binaries run with no settings
+//! at all. Behind an ingress or a port-forward with other ports, set
+//! `CONTROLLER_PORT` or `CONTROLLER_URL`.
+//!
+//! # Content Security Policy
+//!
+//! The page's policy only lets scripts run that the page itself vouches
+//! for: the inline bootstrap by its SHA-256 hash, and (through
+//! `'strict-dynamic'`) the Controller script the bootstrap adds. API calls
+//! may only go to this origin. An injected `<script>` anywhere would not
+//! run.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::AppState;
+
+/// The bootstrap script, inlined into the page. Its text is hashed into the
+/// Content-Security-Policy, so it must not vary per request: the settings
+/// it needs are read from a JSON data block instead.
+const BOOTSTRAP: &str = r#"
+(() => {
+  'use strict';
+  const config = JSON.parse(document.getElementById('portal-config').textContent);
+  const base = (config.controllerUrl ||
+    `${location.protocol}//${location.hostname}:${config.controllerPort}`).replace(/\/+$/, '');
+  const css = document.createElement('link');
+  css.rel = 'stylesheet';
+  css.href = `${base}/portal.css`;
+  document.head.append(css);
+  const js = document.createElement('script');
+  js.src = `${base}/portal.js`;
+  // A CORS load, so an error inside the script is reported in full rather
+  // than as an opaque "Script error." (portal-controller allows any origin).
+  js.crossOrigin = 'anonymous';
+  js.onerror = () => {
+    const status = document.getElementById('portal-status');
+    status.className = 'error';
+    status.setAttribute('role', 'alert');
+    status.textContent = `Could not load the portal's controller script from ${js.src}. ` +
+      'Is portal-controller running, and is CONTROLLER_PORT or CONTROLLER_URL right?';
+  };
+  document.head.append(js);
+  document.documentElement.dataset.controller = base;
+})();
+"#;
+
+/// The rendered page and its headers, built once at start.
+#[derive(Debug, Clone)]
+pub struct View {
+    html: String,
+    csp: HeaderValue,
+}
+
+impl View {
+    /// Render the page for a Controller at `controller_url` (if set) or on
+    /// the page's host at `controller_port`; see the module docs.
+    pub fn new(controller_url: Option<&Url>, controller_port: u16) -> Self {
+        let config = json!({
+            "controllerUrl": controller_url.map(Url::as_str),
+            "controllerPort": controller_port,
+        });
+        // JSON inside <script> must not be able to close the element.
+        let config = config.to_string().replace('<', "\\u003c");
+        let html = format!(
+            r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Tool portal</title>
+<link rel="icon" href="data:,">
+<script type="application/json" id="portal-config">{config}</script>
+<script>{BOOTSTRAP}</script>
+</head>
+<body>
+<main id="portal">
+<h1>Tool portal</h1>
+<p id="portal-status">Loading the portal…</p>
+<noscript><p>The tool portal needs JavaScript.</p></noscript>
+</main>
+</body>
+</html>
+"#
+        );
+        let hash = base64(&Sha256::digest(BOOTSTRAP.as_bytes()));
+        let csp = format!(
+            "default-src 'self'; script-src 'sha256-{hash}' 'strict-dynamic'; \
+             style-src 'self' http: https:; img-src 'self' data:; connect-src 'self'; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        );
+        Self {
+            html,
+            // Only ASCII goes into the policy, so this cannot fail; fall back
+            // to no policy at all rather than failing to serve the page.
+            csp: HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("")),
+        }
+    }
+
+    /// The page's HTML.
+    pub fn html(&self) -> &str {
+        &self.html
+    }
+}
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/", get(page))
+}
+
+async fn page(State(state): State<AppState>) -> Response {
+    let view = &state.view;
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CONTENT_SECURITY_POLICY, view.csp.clone()),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ],
+        view.html.clone(),
+    )
+        .into_response()
+}
+
+/// Standard base64 with padding, as CSP hash sources are written. Twenty
+/// lines here rather than a crate for one 32-byte value.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn config_cannot_close_the_script_element() {
+        let url = Url::parse("http://x/</script><script>alert(1)</script>").unwrap();
+        let view = View::new(Some(&url), 8081);
+        assert!(!view.html().contains("</script><script>alert"));
+    }
+
+    #[test]
+    fn default_rule_leaves_the_host_to_the_browser() {
+        let view = View::new(None, 30100);
+        assert!(
+            view.html()
+                .contains(r#"{"controllerPort":30100,"controllerUrl":null}"#)
+                || view
+                    .html()
+                    .contains(r#"{"controllerUrl":null,"controllerPort":30100}"#)
+        );
+    }
+}
