@@ -94,27 +94,33 @@ impl List {
         &self,
         ctx: &Context<'_>,
         positions: Option<Vec<Option<i32>>>,
-    ) -> async_graphql::Result<Option<Vec<Option<Item>>>> {
-        let items = match &self.preloaded {
-            Some(items) => items.clone(),
-            // Not preloaded (e.g. `createList { items { id } }`): load now.
-            None => ctx
-                .data::<Store>()?
-                .items_of(&[self.db_id])
-                .await
-                .map_err(gql_error)?
-                .remove(&self.db_id)
-                .unwrap_or_default()
-                .into_iter()
-                .map(Item::from)
-                .collect(),
-        };
-        Ok(Some(
-            filter_positions(items, positions.as_deref(), |item| item.position)
-                .into_iter()
-                .map(Some)
-                .collect(),
-        ))
+    ) -> Option<Vec<Option<Item>>> {
+        null_on_error(
+            ctx,
+            async {
+                let items = match &self.preloaded {
+                    Some(items) => items.clone(),
+                    // Not preloaded (e.g. `createList { items { id } }`): load now.
+                    None => ctx
+                        .data::<Store>()?
+                        .items_of(&[self.db_id])
+                        .await
+                        .map_err(gql_error)?
+                        .remove(&self.db_id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(Item::from)
+                        .collect(),
+                };
+                Ok(Some(
+                    filter_positions(items, positions.as_deref(), |item| item.position)
+                        .into_iter()
+                        .map(Some)
+                        .collect(),
+                ))
+            }
+            .await,
+        )
     }
 }
 
@@ -188,6 +194,16 @@ fn gql_error(err: StoreError) -> async_graphql::Error {
     }
 }
 
+/// Report a resolver's error the way graphql-java did: the field becomes
+/// null and the error is listed with its path, the rest of the result
+/// stands. (async-graphql would otherwise null the whole `data`.)
+fn null_on_error<T>(ctx: &Context<'_>, result: async_graphql::Result<Option<T>>) -> Option<T> {
+    result.unwrap_or_else(|err| {
+        ctx.add_error(ctx.set_error_path(err.into_server_error(ctx.item.pos)));
+        None
+    })
+}
+
 /// An `ID` argument as a database id; anything that is not one cannot
 /// name a row, so it is "not found" like an id that does not exist.
 fn db_id(id: &ID, not_found: StoreError) -> Result<i64, async_graphql::Error> {
@@ -206,34 +222,40 @@ impl Query {
         &self,
         ctx: &Context<'_>,
         positions: Option<Vec<Option<i32>>>,
-    ) -> async_graphql::Result<Option<Vec<Option<List>>>> {
-        let store = ctx.data::<Store>()?;
-        let rows = filter_positions(
-            store.lists().await.map_err(gql_error)?,
-            positions.as_deref(),
-            |row| row.position.and_then(int),
-        );
-        let mut items = if ctx.look_ahead().field("items").exists() {
-            let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-            Some(store.items_of(&ids).await.map_err(gql_error)?)
-        } else {
-            None
-        };
-        Ok(Some(
-            rows.into_iter()
-                .map(|row| {
-                    let preloaded = items.as_mut().map(|by_list| {
-                        by_list
-                            .remove(&row.id)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(Item::from)
-                            .collect()
-                    });
-                    Some(List::new(row, preloaded))
-                })
-                .collect(),
-        ))
+    ) -> Option<Vec<Option<List>>> {
+        null_on_error(
+            ctx,
+            async {
+                let store = ctx.data::<Store>()?;
+                let rows = filter_positions(
+                    store.lists().await.map_err(gql_error)?,
+                    positions.as_deref(),
+                    |row| row.position.and_then(int),
+                );
+                let mut items = if ctx.look_ahead().field("items").exists() {
+                    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+                    Some(store.items_of(&ids).await.map_err(gql_error)?)
+                } else {
+                    None
+                };
+                Ok(Some(
+                    rows.into_iter()
+                        .map(|row| {
+                            let preloaded = items.as_mut().map(|by_list| {
+                                by_list
+                                    .remove(&row.id)
+                                    .unwrap_or_default()
+                                    .into_iter()
+                                    .map(Item::from)
+                                    .collect()
+                            });
+                            Some(List::new(row, preloaded))
+                        })
+                        .collect(),
+                ))
+            }
+            .await,
+        )
     }
 }
 
@@ -244,55 +266,60 @@ pub struct Mutation;
 #[Object(name = "Mutation")]
 impl Mutation {
     /// Append an item to a list.
-    async fn create_item(
-        &self,
-        ctx: &Context<'_>,
-        input: Option<CreateItemInput>,
-    ) -> async_graphql::Result<Option<Item>> {
-        let input = input.ok_or_else(|| async_graphql::Error::new("input is required"))?;
-        let item = ctx
-            .data::<Store>()?
-            .create_item(i64::from(input.list_id), input.name.as_deref())
-            .await
-            .map_err(gql_error)?;
-        Ok(Some(item.into()))
+    async fn create_item(&self, ctx: &Context<'_>, input: Option<CreateItemInput>) -> Option<Item> {
+        null_on_error(
+            ctx,
+            async {
+                let input = input.ok_or_else(|| async_graphql::Error::new("input is required"))?;
+                let item = ctx
+                    .data::<Store>()?
+                    .create_item(i64::from(input.list_id), input.name.as_deref())
+                    .await
+                    .map_err(gql_error)?;
+                Ok(Some(item.into()))
+            }
+            .await,
+        )
     }
 
     /// Append a list to the board.
-    async fn create_list(
-        &self,
-        ctx: &Context<'_>,
-        name: Option<String>,
-    ) -> async_graphql::Result<Option<List>> {
-        let row = ctx
-            .data::<Store>()?
-            .create_list(name.as_deref())
-            .await
-            .map_err(gql_error)?;
-        // A new list has no items: answer `items` without a query.
-        Ok(Some(List::new(row, Some(Vec::new()))))
+    async fn create_list(&self, ctx: &Context<'_>, name: Option<String>) -> Option<List> {
+        null_on_error(
+            ctx,
+            async {
+                let row = ctx
+                    .data::<Store>()?
+                    .create_list(name.as_deref())
+                    .await
+                    .map_err(gql_error)?;
+                // A new list has no items: answer `items` without a query.
+                Ok(Some(List::new(row, Some(Vec::new()))))
+            }
+            .await,
+        )
     }
 
     /// Rename a list. Returns `Item` as the original's schema does (a bug no
     /// client relies on): the list's id, name and position, and a null listId.
-    async fn update_list(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        name: Option<String>,
-    ) -> async_graphql::Result<Option<Item>> {
-        let id = db_id(&id, StoreError::ListNotFound)?;
-        let row = ctx
-            .data::<Store>()?
-            .rename_list(id, name.as_deref())
-            .await
-            .map_err(gql_error)?;
-        Ok(Some(Item {
-            id: ID(row.id.to_string()),
-            name: row.name,
-            list_id: None,
-            position: row.position.and_then(int),
-        }))
+    async fn update_list(&self, ctx: &Context<'_>, id: ID, name: Option<String>) -> Option<Item> {
+        null_on_error(
+            ctx,
+            async {
+                let id = db_id(&id, StoreError::ListNotFound)?;
+                let row = ctx
+                    .data::<Store>()?
+                    .rename_list(id, name.as_deref())
+                    .await
+                    .map_err(gql_error)?;
+                Ok(Some(Item {
+                    id: ID(row.id.to_string()),
+                    name: row.name,
+                    list_id: None,
+                    position: row.position.and_then(int),
+                }))
+            }
+            .await,
+        )
     }
 
     /// Move an item within its list or to another one.
@@ -301,37 +328,55 @@ impl Mutation {
         ctx: &Context<'_>,
         id: ID,
         input: Option<MoveItemInput>,
-    ) -> async_graphql::Result<Option<Item>> {
-        let id = db_id(&id, StoreError::ItemNotFound)?;
-        let (list_id, position) = input
-            .map(|i| (i.list_id, i.position))
-            .unwrap_or((None, None));
-        let item = ctx
-            .data::<Store>()?
-            .move_item(id, list_id.map(i64::from), position.map(i64::from))
-            .await
-            .map_err(gql_error)?;
-        Ok(Some(item.into()))
+    ) -> Option<Item> {
+        null_on_error(
+            ctx,
+            async {
+                let id = db_id(&id, StoreError::ItemNotFound)?;
+                let (list_id, position) = input
+                    .map(|i| (i.list_id, i.position))
+                    .unwrap_or((None, None));
+                let item = ctx
+                    .data::<Store>()?
+                    .move_item(id, list_id.map(i64::from), position.map(i64::from))
+                    .await
+                    .map_err(gql_error)?;
+                Ok(Some(item.into()))
+            }
+            .await,
+        )
     }
 
     /// Soft-delete an item.
-    async fn delete_item(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<bool>> {
-        let id = db_id(&id, StoreError::ItemNotFound)?;
-        ctx.data::<Store>()?
-            .delete_item(id)
-            .await
-            .map_err(gql_error)?;
-        Ok(Some(true))
+    async fn delete_item(&self, ctx: &Context<'_>, id: ID) -> Option<bool> {
+        null_on_error(
+            ctx,
+            async {
+                let id = db_id(&id, StoreError::ItemNotFound)?;
+                ctx.data::<Store>()?
+                    .delete_item(id)
+                    .await
+                    .map_err(gql_error)?;
+                Ok(Some(true))
+            }
+            .await,
+        )
     }
 
     /// Soft-delete a list and its items.
-    async fn delete_list(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<bool>> {
-        let id = db_id(&id, StoreError::ListNotFound)?;
-        ctx.data::<Store>()?
-            .delete_list(id)
-            .await
-            .map_err(gql_error)?;
-        Ok(Some(true))
+    async fn delete_list(&self, ctx: &Context<'_>, id: ID) -> Option<bool> {
+        null_on_error(
+            ctx,
+            async {
+                let id = db_id(&id, StoreError::ListNotFound)?;
+                ctx.data::<Store>()?
+                    .delete_list(id)
+                    .await
+                    .map_err(gql_error)?;
+                Ok(Some(true))
+            }
+            .await,
+        )
     }
 }
 

@@ -1,0 +1,455 @@
+//! The wire contract of the original service: what its frontend sends,
+//! byte for byte (with the `__typename` its GraphQL client adds and the
+//! string ids it passes where the schema says `Int`), the transport (HTTP
+//! 200 with `errors`, content type, CORS on every response), the schema's
+//! names, and the Spring-style health endpoints. Each scenario runs against
+//! SQLite and against MariaDB.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Backend, TestDb, create_item, create_list, error_message, gql, ops};
+use serde_json::{Value, json};
+
+/// The frontend's operations as its GraphQL client puts them on the wire:
+/// `__typename` added to every selection set.
+mod wire {
+    pub(super) const HOME: &str = "query homePageQuery{ lists { id name position items{ id name position listId __typename } __typename } }";
+    pub(super) const CREATE_ITEM: &str = "mutation createItemMutation($input:createItemInput){ item:createItem(input:$input){id name listId position __typename} }";
+    pub(super) const DELETE_ITEM: &str =
+        "mutation deleteItemMutation($id:ID!){ success:deleteItem(id:$id) }";
+    pub(super) const MOVE_ITEM: &str = "mutation moveItemMutation($id:ID!,$input:moveItemInput){ item:moveItem(id:$id,input:$input){id name listId position __typename} }";
+    pub(super) const CREATE_LIST: &str = "mutation createListMutation($name:String){ list:createList(name:$name){id name position __typename} }";
+    pub(super) const DELETE_LIST: &str =
+        "mutation deleteListMutation($id:ID!){ success:deleteList(id:$id) }";
+}
+
+/// POST exactly what the frontend posts: operationName and variables set.
+async fn post(server: &common::Server, operation: &str, query: &str, variables: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(server.url("/graphql"))
+        .header("content-type", "application/json")
+        .header("origin", "http://frontend.example")
+        .body(
+            json!({ "operationName": operation, "variables": variables, "query": query })
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json;charset=UTF-8"
+    );
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let body: Value = response.json().await.unwrap();
+    assert!(body.get("errors").is_none(), "{operation}: {body}");
+    body
+}
+
+async fn frontend_session(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let server = common::start(&db).await;
+
+    let home = post(&server, "homePageQuery", wire::HOME, json!({})).await;
+    assert_eq!(home, json!({ "data": { "lists": [] } }));
+
+    let todo = post(
+        &server,
+        "createListMutation",
+        wire::CREATE_LIST,
+        json!({ "name": "To do" }),
+    )
+    .await;
+    assert_eq!(
+        todo["data"]["list"],
+        json!({ "id": todo["data"]["list"]["id"], "name": "To do", "position": 0, "__typename": "List" })
+    );
+    let todo_id = todo["data"]["list"]["id"]
+        .as_str()
+        .expect("ids are strings")
+        .to_owned();
+    let done = post(
+        &server,
+        "createListMutation",
+        wire::CREATE_LIST,
+        json!({ "name": "Done" }),
+    )
+    .await;
+    let done_id = done["data"]["list"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(done["data"]["list"]["position"], 1);
+
+    // listId as the string the frontend holds.
+    let mut item_ids = Vec::new();
+    for (i, name) in ["milk", "eggs", "bread"].into_iter().enumerate() {
+        let created = post(
+            &server,
+            "createItemMutation",
+            wire::CREATE_ITEM,
+            json!({ "input": { "name": name, "listId": todo_id } }),
+        )
+        .await;
+        let item = &created["data"]["item"];
+        assert_eq!(item["name"], name);
+        assert_eq!(item["position"], i);
+        assert_eq!(item["__typename"], "Item");
+        // listId is an Int on the way out, the list's id as a number.
+        assert_eq!(item["listId"].to_string(), todo_id);
+        item_ids.push(item["id"].as_str().unwrap().to_owned());
+    }
+
+    // Move "eggs" to the other list (string listId again), then "bread"
+    // to the top of its own list.
+    let moved = post(
+        &server,
+        "moveItemMutation",
+        wire::MOVE_ITEM,
+        json!({ "id": item_ids[1], "input": { "listId": done_id, "position": 0 } }),
+    )
+    .await;
+    assert_eq!(moved["data"]["item"]["listId"].to_string(), done_id);
+    assert_eq!(moved["data"]["item"]["position"], 0);
+    post(
+        &server,
+        "moveItemMutation",
+        wire::MOVE_ITEM,
+        json!({ "id": item_ids[2], "input": { "listId": todo_id, "position": "0" } }),
+    )
+    .await;
+
+    let home = post(&server, "homePageQuery", wire::HOME, json!({})).await;
+    let lists = &home["data"]["lists"];
+    assert_eq!(lists[0]["__typename"], "List");
+    assert_eq!(lists[0]["items"][0]["__typename"], "Item");
+    assert_eq!(
+        common::board(&server).await,
+        vec![
+            (
+                "To do".to_owned(),
+                vec!["bread".to_owned(), "milk".to_owned()]
+            ),
+            ("Done".to_owned(), vec!["eggs".to_owned()]),
+        ]
+    );
+
+    let deleted = post(
+        &server,
+        "deleteItemMutation",
+        wire::DELETE_ITEM,
+        json!({ "id": item_ids[2] }),
+    )
+    .await;
+    assert_eq!(deleted, json!({ "data": { "success": true } }));
+    let deleted = post(
+        &server,
+        "deleteListMutation",
+        wire::DELETE_LIST,
+        json!({ "id": todo_id }),
+    )
+    .await;
+    assert_eq!(deleted, json!({ "data": { "success": true } }));
+    assert_eq!(
+        common::board(&server).await,
+        vec![("Done".to_owned(), vec!["eggs".to_owned()])]
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn frontend_session_sqlite() {
+    frontend_session(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn frontend_session_mysql() {
+    frontend_session(Backend::MySql).await;
+}
+
+/// The plain operations from the contract (no `__typename`) work too.
+#[tokio::test]
+async fn contract_operations_without_typename() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = common::start(&db).await;
+    let list = create_list(&server, "a").await;
+    let item = create_item(&server, &list, "x").await;
+    let moved = gql(
+        &server,
+        ops::MOVE_ITEM,
+        json!({ "id": item, "input": { "listId": list, "position": 0 } }),
+    )
+    .await;
+    assert_eq!(moved["data"]["item"]["position"], 0, "{moved}");
+    let deleted = gql(&server, ops::DELETE_ITEM, json!({ "id": item })).await;
+    assert_eq!(deleted["data"]["success"], true);
+    let deleted = gql(&server, ops::DELETE_LIST, json!({ "id": list })).await;
+    assert_eq!(deleted["data"]["success"], true);
+    server.stop().await.unwrap();
+}
+
+const CORS: [(&str, &str); 5] = [
+    ("access-control-allow-origin", "*"),
+    (
+        "access-control-allow-methods",
+        "POST, GET, PUT, OPTIONS, DELETE, PATCH",
+    ),
+    ("access-control-max-age", "3600"),
+    (
+        "access-control-allow-headers",
+        "Origin, X-Requested-With, Content-Type, Accept",
+    ),
+    ("access-control-expose-headers", "Location"),
+];
+
+fn assert_cors(response: &reqwest::Response) {
+    for (name, value) in CORS {
+        assert_eq!(
+            response.headers().get(name).map(|v| v.to_str().unwrap()),
+            Some(value),
+            "{name} on {}",
+            response.url()
+        );
+    }
+}
+
+#[tokio::test]
+async fn transport_cors_get_and_explorer() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = common::start(&db).await;
+    let client = reqwest::Client::new();
+
+    // Preflight, as a browser sends it before the frontend's POST.
+    let preflight = client
+        .request(reqwest::Method::OPTIONS, server.url("/graphql"))
+        .header("origin", "http://frontend.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    assert_cors(&preflight);
+
+    // Every response: errors, probes, unknown paths.
+    for path in ["/healthz", "/readyz", "/nope", "/actuator/health"] {
+        let response = client.get(server.url(path)).send().await.unwrap();
+        assert_cors(&response);
+    }
+    let errors = client
+        .post(server.url("/graphql"))
+        .json(&json!({ "query": "{ nope }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(errors.status(), 200, "GraphQL errors are HTTP 200");
+    assert_cors(&errors);
+    let body: Value = errors.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope"),
+        "{body}"
+    );
+
+    // GET with a query runs it; variables are JSON text.
+    let response = client
+        .get(server.url("/graphql"))
+        .query(&[
+            ("query", "query q($p:[Int]){ lists(positions:$p) { id } }"),
+            ("operationName", "q"),
+            ("variables", r#"{"p":["0"]}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_cors(&response);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/json;charset=UTF-8"
+    );
+    assert_eq!(
+        response.json::<Value>().await.unwrap(),
+        json!({ "data": { "lists": [] } })
+    );
+
+    // Mutations are refused over GET.
+    let response = client
+        .get(server.url("/graphql"))
+        .query(&[("query", "mutation { createList(name:\"x\") { id } }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert!(common::board(&server).await.is_empty());
+
+    // A browser opening /graphql gets the explorer.
+    let explorer = client.get(server.url("/graphql")).send().await.unwrap();
+    assert_eq!(explorer.status(), 200);
+    assert!(
+        explorer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        explorer
+            .text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("graphiql")
+    );
+
+    // Batches, as graphql-java's servlet accepted.
+    let batch: Value = client
+        .post(server.url("/graphql"))
+        .json(&json!([{ "query": "{ lists { id } }" }, { "query": "{ __typename }" }]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        batch,
+        json!([{ "data": { "lists": [] } }, { "data": { "__typename": "Query" } }])
+    );
+
+    // application/graphql: the body is the query.
+    let raw: Value = client
+        .post(server.url("/graphql"))
+        .header("content-type", "application/graphql")
+        .body("{ lists { id } }")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw, json!({ "data": { "lists": [] } }));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn schema_names_match_the_original() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = common::start(&db).await;
+    let result = gql(
+        &server,
+        r#"{
+          list: __type(name: "List") { fields { name args { name type { name kind ofType { name } } } type { name kind ofType { name kind ofType { name } } } } }
+          item: __type(name: "Item") { fields { name type { name kind ofType { name } } } }
+          create: __type(name: "createItemInput") { kind inputFields { name type { name kind ofType { name } } } }
+          move: __type(name: "moveItemInput") { kind inputFields { name type { name kind } } }
+          query: __type(name: "Query") { fields { name args { name type { kind ofType { name } } } type { kind ofType { name } } } }
+          mutation: __type(name: "Mutation") { fields { name args { name type { name kind ofType { name } } } type { name } } }
+        }"#,
+        json!({}),
+    )
+    .await;
+    assert!(result.get("errors").is_none(), "{result}");
+    let d = &result["data"];
+    let names = |v: &Value, key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&d["list"], "fields"),
+        ["id", "name", "position", "items"]
+    );
+    assert_eq!(
+        names(&d["item"], "fields"),
+        ["id", "name", "listId", "position"]
+    );
+    assert_eq!(names(&d["create"], "inputFields"), ["name", "listId"]);
+    assert_eq!(names(&d["move"], "inputFields"), ["listId", "position"]);
+    assert_eq!(names(&d["query"], "fields"), ["lists"]);
+    assert_eq!(
+        names(&d["mutation"], "fields"),
+        [
+            "createItem",
+            "createList",
+            "updateList",
+            "moveItem",
+            "deleteItem",
+            "deleteList"
+        ]
+    );
+    // Types as in the original's SDL.
+    assert_eq!(
+        d["list"]["fields"][0]["type"],
+        json!({ "name": null, "kind": "NON_NULL", "ofType": { "name": "ID", "kind": "SCALAR", "ofType": null } })
+    );
+    assert_eq!(d["list"]["fields"][2]["type"]["name"], "Int");
+    assert_eq!(d["list"]["fields"][3]["args"][0]["name"], "positions");
+    assert_eq!(d["list"]["fields"][3]["type"]["kind"], "LIST");
+    assert_eq!(d["item"]["fields"][2]["type"]["name"], "Int");
+    assert_eq!(d["create"]["inputFields"][1]["type"]["kind"], "NON_NULL");
+    assert_eq!(
+        d["create"]["inputFields"][1]["type"]["ofType"]["name"],
+        "Int"
+    );
+    assert_eq!(
+        d["move"]["inputFields"][0]["type"],
+        json!({ "name": "Int", "kind": "SCALAR" })
+    );
+    let mutation = d["mutation"]["fields"].as_array().unwrap();
+    let field = |name: &str| mutation.iter().find(|f| f["name"] == name).unwrap();
+    assert_eq!(field("updateList")["type"]["name"], "Item");
+    assert_eq!(
+        field("createItem")["args"][0]["type"]["name"],
+        "createItemInput"
+    );
+    assert_eq!(
+        field("moveItem")["args"][1]["type"]["name"],
+        "moveItemInput"
+    );
+    assert_eq!(field("deleteItem")["type"]["name"], "Boolean");
+    assert_eq!(field("moveItem")["args"][0]["type"]["kind"], "NON_NULL");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn spring_style_health() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = common::start(&db).await;
+    for (path, expected) in [
+        (
+            "/actuator/health",
+            json!({ "status": "UP", "components": { "db": { "status": "UP" } } }),
+        ),
+        ("/actuator/health/liveness", json!({ "status": "UP" })),
+        ("/actuator/health/readiness", json!({ "status": "UP" })),
+    ] {
+        let response = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.json::<Value>().await.unwrap(), expected, "{path}");
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn errors_are_the_originals() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = common::start(&db).await;
+    let result = gql(
+        &server,
+        ops::MOVE_ITEM,
+        json!({ "id": "42", "input": { "listId": "1", "position": 0 } }),
+    )
+    .await;
+    assert_eq!(error_message(&result), "Item Not Found");
+    assert_eq!(result["data"], json!({ "item": null }));
+    assert_eq!(result["errors"][0]["path"], json!(["item"]));
+    let result = gql(&server, ops::DELETE_LIST, json!({ "id": "42" })).await;
+    assert_eq!(error_message(&result), "List Not Found");
+    assert_eq!(result["data"], json!({ "success": null }));
+    server.stop().await.unwrap();
+}
