@@ -12,9 +12,10 @@
 //! reached the sink at all; configuration here is parsed and checked at
 //! start-up.)
 //!
-//! Connections to the sink come from one pooled `reqwest::Client`: keep-alive
-//! connections are reused across requests, so the relay does not pay a TCP
-//! handshake per message. Nothing is buffered without bound: request bodies
+//! Connections to the sink come from one pooled `reqwest::Client`: under load
+//! keep-alive connections are reused, so the relay does not pay a TCP
+//! handshake per message; idle ones are closed after `SINK_IDLE_TIMEOUT` so
+//! that a quiet relay still spreads its messages over the sink pods. Nothing is buffered without bound: request bodies
 //! are capped by `MAX_BODY_BYTES`, the sink's reply by the same cap, and the
 //! log writer's queue is bounded.
 
@@ -58,6 +59,14 @@ pub struct Config {
     /// the relay gives up with 504.
     #[arg(long, env = "SINK_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub sink_timeout: Duration,
+
+    /// Keep-alive connections to the sink idle for longer than this are
+    /// closed. Under load connections stay busy and are reused; at the
+    /// demo's pace (a message every few seconds) each message opens a new
+    /// one, so kube-proxy, which balances connections rather than requests,
+    /// spreads the messages over the sink pods as in the seed.
+    #[arg(long, env = "SINK_IDLE_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub sink_idle_timeout: Duration,
 
     /// How long connecting to the sink may take before the relay gives up
     /// with 502.
@@ -171,9 +180,7 @@ impl AppState {
         .map_err(Error::Startup)?;
         let mut client = reqwest::Client::builder()
             .connect_timeout(config.sink_connect_timeout)
-            // Keep idle connections a while: the senders call every few
-            // seconds, and a warm connection saves a round trip per message.
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(config.sink_idle_timeout)
             .tcp_nodelay(true);
         if !config.service.bind.is_unspecified() {
             // Bound to a specific address (the local run gives each instance

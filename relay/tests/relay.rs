@@ -22,6 +22,7 @@ fn relay_config(log_dir: &Path, sink_url: &str) -> relay::Config {
         sink_url: service_kit::svc_url::Upstream::parse(sink_url).unwrap(),
         sink_timeout: Duration::from_millis(500),
         sink_connect_timeout: Duration::from_millis(500),
+        sink_idle_timeout: Duration::from_secs(2),
         log_dir: log_dir.to_owned(),
         log_fsync: false,
     }

@@ -106,7 +106,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: &Config) -> Result<Self, Error> {
-        let mut client = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(90));
+        // No connection reuse, like the seed's curl: one message every few
+        // seconds gains nothing from keep-alive, and a fresh connection per
+        // message lets kube-proxy (which balances connections, not requests)
+        // pick a relay pod for each message.
+        let mut client = reqwest::Client::builder().pool_max_idle_per_host(0);
         if !config.service.bind.is_unspecified() {
             // See the relay: a specific bind address is this instance's identity.
             client = client.local_address(config.service.bind);

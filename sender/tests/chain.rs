@@ -70,6 +70,7 @@ async fn messages_flow_sender_relay_sink() {
             .unwrap(),
         sink_timeout: Duration::from_secs(2),
         sink_connect_timeout: Duration::from_secs(1),
+        sink_idle_timeout: Duration::from_secs(2),
         log_dir: dir.path().join("relay"),
         log_fsync: false,
     };
