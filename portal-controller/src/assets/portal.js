@@ -269,15 +269,20 @@
 
   // --- search and paging ---------------------------------------------------------
 
+  // Typing fires `input`; the search box's clear button fires `search`;
+  // clearing the field programmatically may only fire `change`.
   let searchTimer;
-  search.addEventListener('input', () => {
+  const onSearch = () => {
     clearTimeout(searchTimer);
     searchTimer = setTimeout(() => {
-      state.query = search.value.trim();
+      const query = search.value.trim();
+      if (query === state.query) return;
+      state.query = query;
       state.offset = 0;
       load();
     }, SEARCH_DELAY_MS);
-  });
+  };
+  for (const type of ['input', 'search', 'change']) search.addEventListener(type, onSearch);
   prev.addEventListener('click', () => {
     state.offset = Math.max(0, state.offset - PAGE_SIZE);
     load();
