@@ -1,0 +1,222 @@
+//! The board in headless Chromium against a real todo-backend (SQLite):
+//! create lists and items, move one within its list and one to another
+//! list, delete one, reload, and find the same board. A second page points
+//! at a backend that is not there and must say so.
+//!
+//! Chromium and chromedriver are required (see `service_kit::testing`): a
+//! machine without them fails this test rather than skipping it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+use service_kit::test_server::TestServer;
+use service_kit::testing::{Browser, Locator, eventually};
+
+/// The board as the page shows it: (list name, [item names]).
+async fn board(browser: &Browser) -> Vec<(String, Vec<String>)> {
+    let shown: Value = browser
+        .execute(
+            "return [...document.querySelectorAll('section.list')].map(l => [
+                l.querySelector('h2').textContent,
+                [...l.querySelectorAll('li.item .name')].map(i => i.textContent)])",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(shown).unwrap()
+}
+
+fn expect(board: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    board
+        .iter()
+        .map(|(name, items)| {
+            (
+                (*name).to_owned(),
+                items.iter().map(|i| (*i).to_owned()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// Wait until the page shows `want` (every change re-reads the board).
+async fn wait_for_board(browser: &Browser, want: &[(&str, &[&str])]) {
+    let want = expect(want);
+    let mut last = Vec::new();
+    let found = tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        loop {
+            last = board(browser).await;
+            if last == want {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        found.is_ok(),
+        "board never became {want:?}; last seen {last:?}"
+    );
+}
+
+/// Click the button matching `css` inside the item named `item`.
+async fn click_item_button(browser: &Browser, item: &str, css: &str) {
+    let clicked: Value = browser
+        .execute(
+            "const [name, css] = arguments;
+             const li = [...document.querySelectorAll('li.item')]
+               .find(li => li.querySelector('.name').textContent === name);
+             if (!li) return false;
+             li.querySelector(css).click();
+             return true;",
+            vec![json!(item), json!(css)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(clicked, json!(true), "no item {item}");
+}
+
+/// Type into the new-item box of list `list` and submit.
+async fn add_item(browser: &Browser, list: &str, name: &str) {
+    let input = browser
+        .find(Locator::Css(&format!(
+            "input[aria-label='New item in {list}']"
+        )))
+        .await
+        .unwrap();
+    input.send_keys(&format!("{name}\n")).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn board_round_trip_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("todo.db").display());
+    let backend_config = todo_backend::Config::for_tests(&db_url);
+    let backend = TestServer::start(move |listener, shutdown| {
+        todo_backend::run(listener, backend_config, shutdown)
+    })
+    .await;
+    // The seed's form of SERVER_URI: host:port, no scheme.
+    let frontend_config = todo_frontend::Config::for_tests(&backend.addr.to_string());
+    let frontend = TestServer::start(move |listener, shutdown| {
+        todo_frontend::run(listener, frontend_config, shutdown)
+    })
+    .await;
+
+    eventually("the backend to be ready", || async {
+        let response = reqwest::get(backend.url("/readyz")).await.ok()?;
+        (response.status() == 200).then_some(())
+    })
+    .await;
+
+    let browser = Browser::start().await;
+    browser.goto(&frontend.url("/")).await.unwrap();
+    eventually("the new-list form", || async {
+        browser.find(Locator::Css("form.new-list input")).await.ok()
+    })
+    .await;
+
+    for list in ["Groceries", "Done"] {
+        // Re-find each time: every change re-renders the board.
+        let input = browser
+            .find(Locator::Css("form.new-list input"))
+            .await
+            .unwrap();
+        input.send_keys(&format!("{list}\n")).await.unwrap();
+        eventually("the new list", || async {
+            let lists = board(&browser).await;
+            lists.iter().any(|(name, _)| name == list).then_some(())
+        })
+        .await;
+    }
+    for item in ["milk", "eggs", "bread"] {
+        add_item(&browser, "Groceries", item).await;
+        eventually("the new item", || async {
+            board(&browser).await[0]
+                .1
+                .iter()
+                .any(|i| i == item)
+                .then_some(())
+        })
+        .await;
+    }
+    wait_for_board(
+        &browser,
+        &[("Groceries", &["milk", "eggs", "bread"]), ("Done", &[])],
+    )
+    .await;
+
+    // Within the list, then across lists, then a delete.
+    click_item_button(&browser, "bread", ".move-up").await;
+    wait_for_board(
+        &browser,
+        &[("Groceries", &["milk", "bread", "eggs"]), ("Done", &[])],
+    )
+    .await;
+    click_item_button(&browser, "milk", ".move-right").await;
+    wait_for_board(
+        &browser,
+        &[("Groceries", &["bread", "eggs"]), ("Done", &["milk"])],
+    )
+    .await;
+    click_item_button(&browser, "eggs", ".delete-item").await;
+    wait_for_board(&browser, &[("Groceries", &["bread"]), ("Done", &["milk"])]).await;
+
+    // A list can be deleted too (an empty one: no confirmation dialog).
+    let input = browser
+        .find(Locator::Css("form.new-list input"))
+        .await
+        .unwrap();
+    input.send_keys("Scratch\n").await.unwrap();
+    wait_for_board(
+        &browser,
+        &[
+            ("Groceries", &["bread"]),
+            ("Done", &["milk"]),
+            ("Scratch", &[]),
+        ],
+    )
+    .await;
+    browser
+        .execute(
+            "[...document.querySelectorAll('section.list')].find(l => l.querySelector('h2').textContent === 'Scratch').querySelector('.delete-list').click()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for_board(&browser, &[("Groceries", &["bread"]), ("Done", &["milk"])]).await;
+
+    // Reload: the state comes back from the database.
+    browser.refresh().await.unwrap();
+    wait_for_board(&browser, &[("Groceries", &["bread"]), ("Done", &["milk"])]).await;
+    let error_hidden: Value = browser
+        .execute("return document.querySelector('#error').hidden", vec![])
+        .await
+        .unwrap();
+    assert_eq!(error_hidden, json!(true));
+
+    // A frontend whose backend is not there says so on the page.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let nowhere = closed.local_addr().unwrap();
+    drop(closed);
+    let lost_config = todo_frontend::Config::for_tests(&nowhere.to_string());
+    let lost = TestServer::start(move |listener, shutdown| {
+        todo_frontend::run(listener, lost_config, shutdown)
+    })
+    .await;
+    browser.goto(&lost.url("/")).await.unwrap();
+    let message = eventually("an error about the backend", || async {
+        let text: Value = browser
+            .execute("const e = document.querySelector('#error'); return e && !e.hidden ? e.textContent : null", vec![])
+            .await
+            .ok()?;
+        text.as_str().map(str::to_owned)
+    })
+    .await;
+    assert!(message.contains("unreachable"), "{message}");
+    assert!(message.contains(&nowhere.to_string()), "{message}");
+
+    browser.close().await;
+    lost.stop().await.unwrap();
+    frontend.stop().await.unwrap();
+    backend.stop().await.unwrap();
+}
