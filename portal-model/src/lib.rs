@@ -150,15 +150,17 @@ pub struct AppState {
     pub store: Store,
     pub view: View,
     pub kit: Kit,
+    /// Largest request body accepted, in bytes (413 above).
+    pub max_body: usize,
 }
 
 /// The API and the page, wrapped in the standard stack (request ids,
-/// tracing, metrics, probes). `max_body` bounds request bodies (413 above).
-pub fn app(state: AppState, max_body: usize) -> Router {
+/// tracing, metrics, probes).
+pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(view::routes())
         .merge(api::routes())
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(DefaultBodyLimit::max(state.max_body))
         .with_state(state.clone());
     state.kit.wrap(routes)
 }
@@ -206,8 +208,9 @@ pub async fn run(
         store,
         view,
         kit: kit.clone(),
+        max_body: config.service.max_body_bytes,
     };
-    let app = app(state, config.service.max_body_bytes);
+    let app = app(state);
     service_kit::serve(
         listener,
         app,
