@@ -10,6 +10,7 @@ use axum::Router;
 use axum::routing::post;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use service_kit::test_server::TestProcess;
 use tokio::net::TcpListener;
 
 #[tokio::test]
@@ -26,45 +27,21 @@ async fn sigterm_drains_the_request_in_flight_and_exits_0() {
     let sink_addr = sink_listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(sink_listener, sink).await });
 
-    let port = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_relay"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_relay"));
+    command
         .env_clear()
-        .env("PORT", port.to_string())
-        .env("BIND_ADDR", "127.0.0.1")
         .env("SINK_URL", format!("{sink_addr}/sink.php"))
         .env("LOG_DIR", dir.path())
         .env("SHUTDOWN_GRACE", "5s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-
+        .stdout(Stdio::null());
+    let TestProcess { mut child, addr } = TestProcess::start(command).await;
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut ready = false;
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(ready, "relay did not become ready");
+    let base = format!("http://{addr}");
 
     let in_flight = tokio::spawn({
         let client = client.clone();
+        let base = base.clone();
         async move {
             client
                 .post(format!("{base}/relay.php"))
@@ -85,11 +62,5 @@ async fn sigterm_drains_the_request_in_flight_and_exits_0() {
         .unwrap();
     assert!(status.success(), "{status:?}");
     // And it no longer accepts connections.
-    assert!(
-        client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(client.get(format!("{base}/healthz")).send().await.is_err());
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use service_kit::ServiceArgs;
-use service_kit::test_server::TestServer;
+use service_kit::test_server::{TestProcess, TestServer};
 use tokio::net::TcpListener;
 
 /// A transcript the test can read back.
@@ -142,46 +142,28 @@ async fn messages_flow_sender_relay_sink() {
     assert_eq!(ids.len(), 3);
 }
 
-async fn wait_ready(port: u16) {
-    for _ in 0..100 {
-        if reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("sender did not become ready");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+/// A port that had a listener a moment ago and has none now.
+async fn closed_port() -> std::net::SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .await
         .unwrap()
         .local_addr()
         .unwrap()
-        .port()
 }
 
 #[tokio::test]
 async fn binary_keeps_going_while_the_relay_is_down_and_exits_0_on_sigterm() {
-    let closed = free_port();
-    let port = free_port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sender"))
+    let closed = closed_port().await;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sender"));
+    command
         .env_clear()
-        .env("PORT", port.to_string())
-        .env("BIND_ADDR", "127.0.0.1")
-        .env("RELAY_URL", format!("127.0.0.1:{closed}/relay.php"))
+        .env("RELAY_URL", format!("{closed}/relay.php"))
         .env("SEND_INTERVAL", "100ms")
         .env("MAX_BACKOFF", "200ms")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    wait_ready(port).await;
+        .stdout(Stdio::piped());
+    let TestProcess { child, addr } = TestProcess::start(command).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
         .await
         .unwrap()
         .text()
@@ -227,7 +209,7 @@ async fn binary_stops_after_message_count() {
         Duration::from_secs(10),
         tokio::process::Command::new(env!("CARGO_BIN_EXE_sender"))
             .env_clear()
-            .env("PORT", free_port().to_string())
+            .env("PORT", "0")
             .env("BIND_ADDR", "127.0.0.1")
             .env("RELAY_URL", sink.url("/sink.php"))
             .env("SEND_INTERVAL", "50ms")

@@ -30,7 +30,7 @@ where
         };
     }
 
-    telemetry::init(args.log_format);
+    let _flush_logs_on_exit = telemetry::init_for_service(args.log_format);
     tracing::info!(service = name, "starting");
     let listener = match TcpListener::bind(args.listen_addr()).await {
         Ok(listener) => listener,

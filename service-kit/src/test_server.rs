@@ -70,3 +70,58 @@ impl<E> Drop for TestServer<E> {
         self.task.abort();
     }
 }
+
+/// A service binary started by a test, listening on an ephemeral port.
+#[derive(Debug)]
+pub struct TestProcess {
+    pub child: tokio::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl TestProcess {
+    /// Start `command` with `PORT=0` on 127.0.0.1 and JSON logs, and wait
+    /// (up to 10 s) for its "listening" log line to learn the port. Letting
+    /// the service pick its port avoids the race of "find a free port, then
+    /// start the process" between tests running in parallel. The rest of
+    /// stderr is drained in the background and discarded.
+    pub async fn start(mut command: tokio::process::Command) -> Self {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+
+        command
+            .env("PORT", "0")
+            .env("BIND_ADDR", "127.0.0.1")
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        #[allow(clippy::expect_used)]
+        let mut child = command.spawn().expect("start the service binary");
+        #[allow(clippy::expect_used)]
+        let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let find_addr = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains(r#""message":"listening""#) {
+                    let addr = line
+                        .split(r#""addr":""#)
+                        .nth(1)
+                        .and_then(|rest| rest.split('"').next());
+                    if let Some(addr) = addr.and_then(|a| a.parse::<SocketAddr>().ok()) {
+                        return Some(addr);
+                    }
+                }
+            }
+            None
+        };
+        let addr = tokio::time::timeout(std::time::Duration::from_secs(10), find_addr).await;
+        let Ok(Some(addr)) = addr else {
+            panic!("the service did not log its listening address within 10 s");
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, addr }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}

@@ -182,7 +182,7 @@ async fn receive(
     state.logged.inc();
 
     let request_id = service_kit::http::request_id(&headers).map(str::to_owned);
-    tracing::info!(%from, bytes = body.len(), "message logged");
+    tracing::debug!(%from, bytes = body.len(), "message logged");
     #[allow(clippy::unwrap_used)] // see AppState::snapshot
     state.board.lock().unwrap().record(Received {
         at: now,
