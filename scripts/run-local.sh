@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Run the workloads on this machine, no cluster and no database needed:
-# the message chain as the seed deploys it (3 senders, 2 relays, 3 sinks).
+# - the message chain as the seed deploys it (3 senders, 2 relays, 3 sinks);
+# - the tool portal (model + controller) with its in-memory store instead of
+#   MongoDB, on the NodePort numbers the cluster uses (30000, 30100);
+# - the to-do app (backend + frontend) with an embedded SQLite file instead
+#   of MySQL, kept in .run/data/ between runs.
 #
 #   scripts/run-local.sh            # debug build, starts everything, Ctrl-C stops it
 #   PROFILE=release scripts/run-local.sh
@@ -19,12 +23,13 @@ cd "$(dirname "$0")/.."
 
 profile=${PROFILE:-debug}
 run_dir=${RUN_DIR:-.run/local}
+data_dir=${DATA_DIR:-.run/data}
 interval=${SEND_INTERVAL:-5s}
 
 cargo_flags=()
 [ "$profile" = release ] && cargo_flags+=(--release)
 echo "==> building ($profile)"
-cargo build "${cargo_flags[@]}" --bins -p sender -p relay -p sink
+cargo build "${cargo_flags[@]}" --bins --workspace
 bin=target/$profile
 
 if [ "$(uname -s)" = Linux ]; then addr() { echo "127.0.0.$1"; }; else addr() { echo 127.0.0.1; }; fi
@@ -89,6 +94,21 @@ for i in 1 2 3; do
   start "sender-$i" sender PORT=$port BIND_ADDR="$a" RELAY_URL="$order" SEND_INTERVAL="$interval"
 done
 
+# The portal: the page (model) tells the browser to load the controller's
+# script from the same host on CONTROLLER_PORT, as in the cluster.
+start portal-model portal-model PORT=30000 BIND_ADDR=127.0.0.1 STORE=memory CONTROLLER_PORT=30100
+start portal-controller portal-controller PORT=30100 BIND_ADDR=127.0.0.1
+
+# The to-do app: the frontend tells the browser where the backend is.
+mkdir -p "$data_dir"
+start todo-backend todo-backend PORT=30301 BIND_ADDR=127.0.0.1 SQLITE_FILE="$data_dir/todo.db"
+start todo-frontend todo-frontend PORT=30300 BIND_ADDR=127.0.0.1 SERVER_URI=127.0.0.1:30301
+
+wait_ready portal-model PORT=30000 BIND_ADDR=127.0.0.1
+wait_ready portal-controller PORT=30100 BIND_ADDR=127.0.0.1
+wait_ready todo-backend PORT=30301 BIND_ADDR=127.0.0.1
+wait_ready todo-frontend PORT=30300 BIND_ADDR=127.0.0.1 SERVER_URI=127.0.0.1:30301
+
 cat <<INFO
 
 ==> the message chain is running: 3 senders -> 2 relays -> 3 sinks
@@ -96,6 +116,10 @@ cat <<INFO
       http://$(addr 31):8301/   http://$(addr 32):8302/   http://$(addr 33):8303/
     log files:   $run_dir/relay-*/Relay_*.txt   $run_dir/sink-*/Sink_*.txt
     service logs: $run_dir/*/service.log    metrics: http://$(addr 21):8201/metrics
+
+==> the tool portal:  http://127.0.0.1:30000/   (controller script from http://127.0.0.1:30100/)
+==> the to-do board:  http://127.0.0.1:30300/   (GraphQL explorer: http://127.0.0.1:30301/graphql)
+
     Ctrl-C stops everything. The senders' transcripts follow:
 
 INFO
