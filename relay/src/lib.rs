@@ -163,7 +163,8 @@ pub struct AppState {
     client: reqwest::Client,
     sink_url: Upstream,
     sink_timeout: Duration,
-    max_reply_bytes: usize,
+    /// Caps both the request body and the sink's reply.
+    max_body_bytes: usize,
     relayed: Family<Outcome, Counter>,
 }
 
@@ -204,7 +205,7 @@ impl AppState {
             client,
             sink_url: config.sink_url.clone(),
             sink_timeout: config.sink_timeout,
-            max_reply_bytes: config.service.max_body_bytes,
+            max_body_bytes: config.service.max_body_bytes,
             relayed,
         })
     }
@@ -216,11 +217,11 @@ impl AppState {
 }
 
 /// The relay's routes, wrapped in the standard middleware.
-pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/relay.php", post(relay))
         .route("/", post(relay))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state.clone());
     state.kit.wrap(routes)
 }
@@ -233,7 +234,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let state = AppState::new(&config)?;
     let readiness = state.kit.readiness.clone();
-    let app = app(state, config.service.max_body_bytes);
+    let app = app(state);
     service_kit::serve(
         listener,
         app,
@@ -293,7 +294,7 @@ async fn forward(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<B
     }
     // Read the reply with a cap: a misbehaving sink must not make us buffer
     // without bound.
-    let limit = state.max_reply_bytes;
+    let limit = state.max_body_bytes;
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Err(Error::SinkReplyTooLarge(limit));
     }

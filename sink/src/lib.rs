@@ -88,6 +88,7 @@ pub struct AppState {
     board: Arc<Mutex<Board>>,
     pod_ip: IpAddr,
     logged: Counter,
+    max_body_bytes: usize,
 }
 
 impl AppState {
@@ -116,6 +117,7 @@ impl AppState {
             board: Arc::new(Mutex::new(Board::new(config.recent_messages))),
             pod_ip,
             logged,
+            max_body_bytes: config.service.max_body_bytes,
         })
     }
 
@@ -133,12 +135,12 @@ impl AppState {
 }
 
 /// The sink's routes, wrapped in the standard middleware.
-pub fn app(state: AppState, max_body_bytes: usize) -> Router {
+pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/sink.php", post(receive))
         .route("/", post(receive).get(page))
         .route("/messages", get(messages))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state.clone());
     state.kit.wrap(routes)
 }
@@ -151,7 +153,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     let state = AppState::new(&config)?;
     let readiness = state.kit.readiness.clone();
-    let app = app(state, config.service.max_body_bytes);
+    let app = app(state);
     service_kit::serve(
         listener,
         app,
