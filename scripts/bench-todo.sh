@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Benchmark todo-backend's homepage query, the request the to-do frontend
+# repeats after every change:
+#   query homePageQuery{ lists { id name position items{ id name position listId } } }
+#
+# It builds the backend (release), starts it on 127.0.0.1 against a fresh
+# MariaDB/MySQL database (or an SQLite file with BENCH_DB=sqlite), loads a
+# board of 10 lists x 50 items, drives the query with wrk for a bounded
+# time, and prints requests/s, p99 latency and SQL queries per request.
+# Queries are counted by the backend itself (todo_sql_queries_total on
+# /metrics), so the figure is exact and unaffected by other database users.
+#
+# Usage: scripts/bench-todo.sh
+# Settings (environment):
+#   DURATION=10s CONNECTIONS=16 THREADS=2   wrk's load (bounded by DURATION)
+#   PORT=18480                              where the backend listens (127.0.0.1)
+#   BENCH_DB=mysql|sqlite                   store under test (default mysql)
+#   MYSQL_HOST=127.0.0.1 MYSQL_PORT=3306 MYSQL_USER=root MYSQL_PWD=  (mysql only)
+# Needs: cargo, curl, wrk, and for mysql the `mysql` client.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-16}
+THREADS=${THREADS:-2}
+PORT=${PORT:-18480}
+BENCH_DB=${BENCH_DB:-mysql}
+MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
+MYSQL_PORT=${MYSQL_PORT:-3306}
+MYSQL_USER=${MYSQL_USER:-root}
+export MYSQL_PWD=${MYSQL_PWD:-}
+LISTS=10
+ITEMS=50
+
+for tool in cargo curl wrk; do
+    command -v "$tool" >/dev/null || { echo "bench-todo: $tool is required" >&2; exit 1; }
+done
+
+work=$(mktemp -d)
+backend_pid=""
+db_name=""
+cleanup() {
+    if [[ -n "$backend_pid" ]]; then
+        kill "$backend_pid" 2>/dev/null || true
+        wait "$backend_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$db_name" ]]; then
+        mysql -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -e "DROP DATABASE IF EXISTS \`$db_name\`" || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== building todo-backend (release)"
+cargo build --release --quiet -p todo-backend
+target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+bin="$target_dir/release/todo-backend"
+
+case "$BENCH_DB" in
+    mysql)
+        command -v mysql >/dev/null || { echo "bench-todo: the mysql client is required (or BENCH_DB=sqlite)" >&2; exit 1; }
+        db_name="todo_bench_$$_$RANDOM"
+        mysql -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -e "CREATE DATABASE \`$db_name\`"
+        if [[ -n "$MYSQL_PWD" ]]; then auth="$MYSQL_USER:$MYSQL_PWD"; else auth="$MYSQL_USER"; fi
+        database_url="mysql://$auth@$MYSQL_HOST:$MYSQL_PORT/$db_name"
+        ;;
+    sqlite)
+        database_url="sqlite://$work/todo.db?mode=rwc"
+        ;;
+    *)
+        echo "bench-todo: BENCH_DB must be mysql or sqlite" >&2
+        exit 1
+        ;;
+esac
+
+base="http://127.0.0.1:$PORT"
+echo "== starting todo-backend on $base ($BENCH_DB)"
+DATABASE_URL="$database_url" BIND_ADDR=127.0.0.1 PORT="$PORT" LOG_FORMAT=text RUST_LOG=warn \
+    "$bin" >"$work/backend.log" 2>&1 &
+backend_pid=$!
+for _ in $(seq 1 150); do
+    curl -fs "$base/readyz" >/dev/null 2>&1 && break
+    kill -0 "$backend_pid" 2>/dev/null || { cat "$work/backend.log" >&2; exit 1; }
+    sleep 0.2
+done
+curl -fs "$base/readyz" >/dev/null || { echo "bench-todo: backend not ready" >&2; cat "$work/backend.log" >&2; exit 1; }
+
+gql() { curl -fsS "$base/graphql" -H 'Content-Type: application/json' --data-binary @-; }
+queries_total() { curl -fsS "$base/metrics" | awk '/^todo_sql_queries_total/ {print $2}'; }
+home='{"query":"query homePageQuery{ lists { id name position items{ id name position listId } } }"}'
+
+# SQL statements one homepage request costs, measured around one request.
+cost_of_one() {
+    local before after
+    before=$(queries_total)
+    echo "$home" | gql >/dev/null
+    after=$(queries_total)
+    echo $((after - before))
+}
+
+load_list() {
+    local n=$1 id batch
+    id=$(echo "{\"query\":\"mutation{ createList(name:\\\"list $n\\\"){ id } }\"}" | gql \
+        | sed -n 's/.*"id":"\([0-9]*\)".*/\1/p')
+    # One batched POST (a JSON array of requests) per list.
+    batch=$(for i in $(seq 1 "$ITEMS"); do
+        printf '{"query":"mutation($i:createItemInput){ createItem(input:$i){ id } }","variables":{"i":{"name":"item %s.%s","listId":"%s"}}}\n' "$n" "$i" "$id"
+    done | paste -sd, -)
+    echo "[$batch]" | gql >/dev/null
+}
+
+echo "== loading $LISTS lists x $ITEMS items"
+load_list 1
+cost_1=$(cost_of_one)
+for n in $(seq 2 "$LISTS"); do load_list "$n"; done
+cost_10=$(cost_of_one)
+items=$(echo "$home" | gql | grep -o '"listId"' | wc -l)
+echo "   board holds $items items; one homepage request: $cost_1 SQL queries with 1 list, $cost_10 with $LISTS lists"
+
+cat >"$work/home.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$home'
+EOF
+
+echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION (homepage query)"
+before=$(queries_total)
+timeout 300 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/home.lua" "$base/graphql" | tee "$work/wrk.txt"
+after=$(queries_total)
+
+requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
+p99=$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")
+non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.txt")
+per_request=$(awk -v q=$((after - before)) -v r="$requests" 'BEGIN { if (r > 0) printf "%.2f", q / r; else print "n/a" }')
+
+echo
+echo "== result ($BENCH_DB, $LISTS lists x $ITEMS items, $DURATION, $CONNECTIONS connections)"
+echo "requests/s:            $rps"
+echo "p99 latency:           $p99"
+echo "requests:              $requests (non-2xx: ${non2xx:-0})"
+echo "SQL queries/request:   $per_request over the run (health checks included); exactly $cost_10 for one request"
+echo "                       ($cost_1 with 1 list, $cost_10 with $LISTS lists: does not grow with the number of lists)"
