@@ -151,10 +151,17 @@ printf 'memory (RSS):  relay idle %s MiB, peak %s MiB;  sink idle %s MiB, peak %
   "$(awk -v k="$relay_idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$relay_peak" 'BEGIN{printf "%.1f", k/1024}')" \
   "$(awk -v k="$sink_idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$sink_peak" 'BEGIN{printf "%.1f", k/1024}')"
 echo "log files:     wrk counted $wrk_done responses; relay relayed $relayed, wrote $relay_lines lines; sink logged $logged, wrote $sink_lines lines"
-echo "               (wrk drops the requests still in flight when its time is up, so the files may hold up to $connections more than wrk counted)"
-# The relay writes its line before forwarding, so its file holds every
-# attempt; the sink's holds every message it acknowledged.
-if [ "$relay_lines" != "$relay_attempts" ] || [ "$sink_lines" != "$logged" ] || [ "$sink_lines" != "$relayed" ]; then
-  echo "!! log files and counters disagree" >&2
-  exit 1
-fi
+# Every acknowledged message must be in the files. A line is written before
+# the answer, so a file may also hold the few messages whose client went away
+# (wrk stopping) after the write and before the answer: at most one per
+# connection. The counters count answers completed.
+check() { # NAME LINES ACKNOWLEDGED
+  if [ "$2" -lt "$3" ] || [ "$2" -gt $(($3 + connections)) ]; then
+    echo "!! $1: $2 lines for $3 acknowledged messages" >&2
+    exit 1
+  fi
+}
+check relay "$relay_lines" "$relay_attempts"
+check sink "$sink_lines" "$logged"
+check "sink vs relay" "$sink_lines" "$relayed"
+echo "log files:     every acknowledged message is in both files"

@@ -29,8 +29,12 @@ pub fn init(format: LogFormat) {
 /// Install the global subscriber for a service binary: stderr through a
 /// background writer. Keep the guard alive until the process ends.
 pub fn init_for_service(format: LogFormat) -> WorkerGuard {
+    // The queue's slots are allocated up front: 4096 lines is plenty of
+    // slack for bursts and costs ~100 KiB, where the default (128k lines)
+    // would cost a few MiB of every service's memory.
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
+        .buffered_lines_limit(4096)
         .finish(std::io::stderr());
     install(format, writer);
     guard
