@@ -332,7 +332,7 @@ async fn malformed_huge_and_deep_requests() {
     // harm, and the service still answers afterwards.
     let deep = format!(
         "{}{}",
-        "{ lists { items ".repeat(1) + &"{ a ".repeat(5000),
+        "{ lists { items ".to_owned() + &"{ a ".repeat(5000),
         "}".repeat(5002)
     );
     let result = gql(&server, &deep, json!({})).await;

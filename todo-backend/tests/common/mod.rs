@@ -95,6 +95,8 @@ impl Drop for TestDb {
             })
         })
         .join();
+        // A leftover database is worth a line in the test output.
+        #[allow(clippy::print_stderr)]
         if !matches!(done, Ok(Ok(()))) {
             eprintln!("could not drop a test database: {done:?}");
         }
@@ -108,7 +110,12 @@ pub async fn start_with(config: Config) -> Server {
 
 /// Start the backend on `db` and wait until it is ready.
 pub async fn start(db: &TestDb) -> Server {
-    let server = start_with(Config::for_tests(&db.url)).await;
+    start_ready(Config::for_tests(&db.url)).await
+}
+
+/// Start the backend with `config` and wait until it is ready.
+pub async fn start_ready(config: Config) -> Server {
+    let server = start_with(config).await;
     wait_ready(&server, Duration::from_secs(30)).await;
     server
 }
