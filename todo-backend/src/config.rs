@@ -57,7 +57,7 @@ pub struct Config {
     /// Connections each replica keeps to the database at most. Two replicas
     /// at the default 10 use 20 of MySQL's default max_connections of 151;
     /// keep replicas x DB_POOL_SIZE well below max_connections, leaving room
-    /// for a rolling update (old and new pods overlap) and for admin sessions.
+    /// for a rolling update (old and new pods overlap) and for admin connections.
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10)]
     pub db_pool_size: u32,
 

@@ -49,7 +49,7 @@ async fn post(server: &common::Server, operation: &str, query: &str, variables: 
     body
 }
 
-async fn frontend_session(backend: Backend) {
+async fn frontend_round_trip(backend: Backend) {
     let db = TestDb::new(backend).await;
     let server = common::start(&db).await;
 
@@ -158,13 +158,13 @@ async fn frontend_session(backend: Backend) {
 }
 
 #[tokio::test]
-async fn frontend_session_sqlite() {
-    frontend_session(Backend::Sqlite).await;
+async fn frontend_round_trip_sqlite() {
+    frontend_round_trip(Backend::Sqlite).await;
 }
 
 #[tokio::test]
-async fn frontend_session_mysql() {
-    frontend_session(Backend::MySql).await;
+async fn frontend_round_trip_mysql() {
+    frontend_round_trip(Backend::MySql).await;
 }
 
 /// The plain operations from the contract (no `__typename`) work too.
