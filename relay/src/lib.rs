@@ -233,12 +233,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let state = AppState::new(&config)?;
-    let readiness = state.kit.readiness.clone();
-    let app = app(state);
-    service_kit::serve(
+    let kit = state.kit.clone();
+    kit.serve(
         listener,
-        app,
-        readiness,
+        app(state),
         config.service.shutdown_grace,
         shutdown,
     )

@@ -44,6 +44,19 @@ impl Kit {
         }
     }
 
+    /// Serve `app` (already [`Kit::wrap`]ped) on `listener` until
+    /// `shutdown`, lowering this kit's readiness when the drain starts; see
+    /// [`crate::serve`].
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        app: Router,
+        grace: Duration,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        crate::serve(listener, app, self.readiness.clone(), grace, shutdown).await
+    }
+
     /// Wrap a service's routes with the standard stack and add `/healthz`,
     /// `/readyz` and `/metrics`.
     pub fn wrap(&self, routes: Router) -> Router {

@@ -38,7 +38,10 @@ pub fn init_for_service(format: LogFormat) -> WorkerGuard {
         // The writer thread drains everything queued, then flushes: with a
         // buffer in between, a burst of lines costs one write(2), not one
         // each, and every line still leaves as soon as the queue is empty.
-        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     install(format, writer);
     guard
 }
