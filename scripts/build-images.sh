@@ -11,8 +11,8 @@
 # (0.1.0), the names k8s/ and compose.yaml use. Push them with
 # scripts/push-images.sh.
 #
-# The first image builds the workspace (about 15-25 minutes on 2 cores, most
-# of it the dependency tree); the Containerfiles share their build stages, so
+# The first image builds the workspace (measured: 30 minutes on 2 busy cores,
+# most of it the dependency tree); the Containerfiles share their build stages, so
 # every further image reuses that build from the layer cache and takes
 # seconds. Extra build flags: BUILD_ARGS="--pull=never" (split on spaces).
 set -euo pipefail
