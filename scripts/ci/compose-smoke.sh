@@ -8,12 +8,11 @@
 #   3. checks, from outside the containers:
 #      - message chain: messages reach the sinks' log files (Sink_<ip>.txt)
 #        through both relays (each relay's address appears as a sender in the
-#        sinks' files, and both Relay_<ip>.txt files exist). Senders keep their
-#        connection to the relay they reached first, and podman's DNS lists
-#        relay-svc's addresses in a fixed order, so all senders may pick the
-#        same relay; then the test stops that relay (as deleting a pod behind
-#        a Service would), checks that the senders fail over to the other
-#        one, and starts it again;
+#        sinks' files, and both Relay_<ip>.txt files exist). podman's DNS
+#        lists relay-svc's addresses in a fixed order, so all senders may
+#        pick the same relay; then the test stops that relay (as deleting a
+#        pod behind a Service would), checks that the senders fail over to
+#        the other one, and starts it again;
 #      - portal: the JSON API creates a tool and reads it back, also after
 #        portal-model restarts (so it was in MongoDB, not in memory); the page
 #        and the Controller's script load;
