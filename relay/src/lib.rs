@@ -21,7 +21,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Router;
@@ -33,7 +32,7 @@ use bytes::{Bytes, BytesMut};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use service_kit::applog::{self, AppendError, AppendLog, timestamp};
+use service_kit::applog::{self, AppendError, AppendLog, LogFileArgs, timestamp};
 use service_kit::svc_url::Upstream;
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
@@ -73,14 +72,8 @@ pub struct Config {
     #[arg(long, env = "SINK_CONNECT_TIMEOUT", default_value = "1s", value_parser = humantime::parse_duration)]
     pub sink_connect_timeout: Duration,
 
-    /// Directory for `Relay_<pod-ip>.txt`; created if missing, must be writable.
-    #[arg(long, env = "LOG_DIR", default_value = "/var/local/container")]
-    pub log_dir: PathBuf,
-
-    /// Also fdatasync the log file before forwarding (survives a machine
-    /// crash, costs a disk flush per batch of lines).
-    #[arg(long, env = "LOG_FSYNC", default_value_t = false)]
-    pub log_fsync: bool,
+    #[command(flatten)]
+    pub log: LogFileArgs,
 }
 
 /// Everything that can go wrong in the relay. Request-time variants become
@@ -173,12 +166,7 @@ impl AppState {
     /// the pooled client.
     pub fn new(config: &Config) -> Result<Self, Error> {
         let pod_ip = config.service.pod_ip();
-        let log = AppendLog::open(
-            &config.log_dir,
-            &format!("Relay_{pod_ip}.txt"),
-            config.log_fsync,
-        )
-        .map_err(Error::Startup)?;
+        let log = config.log.open("Relay", pod_ip).map_err(Error::Startup)?;
         let mut client = reqwest::Client::builder()
             .connect_timeout(config.sink_connect_timeout)
             .pool_idle_timeout(config.sink_idle_timeout)
@@ -309,9 +297,7 @@ async fn forward(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<B
 /// A connect failure (refused, no route, DNS, connect timeout) means the
 /// sink is unreachable: 502. Any other timeout means it is too slow: 504.
 fn classify(err: reqwest::Error) -> Error {
-    if err.is_connect() {
-        Error::SinkUnreachable(err)
-    } else if err.is_timeout() {
+    if err.is_timeout() && !err.is_connect() {
         Error::SinkTimeout(err)
     } else {
         Error::SinkUnreachable(err)

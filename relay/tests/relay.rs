@@ -13,6 +13,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use service_kit::ServiceArgs;
+use service_kit::applog::LogFileArgs;
 use service_kit::test_server::TestServer;
 use tokio::net::TcpListener;
 
@@ -23,8 +24,10 @@ fn relay_config(log_dir: &Path, sink_url: &str) -> relay::Config {
         sink_timeout: Duration::from_millis(500),
         sink_connect_timeout: Duration::from_millis(500),
         sink_idle_timeout: Duration::from_secs(2),
-        log_dir: log_dir.to_owned(),
-        log_fsync: false,
+        log: LogFileArgs {
+            log_dir: log_dir.to_owned(),
+            log_fsync: false,
+        },
     }
 }
 
@@ -36,8 +39,10 @@ async fn start_relay(log_dir: &Path, sink_url: &str) -> TestServer<relay::Error>
 async fn start_sink(log_dir: &Path) -> TestServer<sink::Error> {
     let config = sink::Config {
         service: ServiceArgs::for_tests(),
-        log_dir: log_dir.to_owned(),
-        log_fsync: false,
+        log: LogFileArgs {
+            log_dir: log_dir.to_owned(),
+            log_fsync: false,
+        },
         recent_messages: 10,
     };
     TestServer::start(|listener, shutdown| sink::run(listener, config, shutdown)).await

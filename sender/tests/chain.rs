@@ -12,6 +12,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use service_kit::ServiceArgs;
+use service_kit::applog::LogFileArgs;
 use service_kit::test_server::{TestProcess, TestServer};
 use tokio::net::TcpListener;
 
@@ -59,8 +60,10 @@ async fn messages_flow_sender_relay_sink() {
     let dir = tempfile::tempdir().unwrap();
     let sink_config = sink::Config {
         service: ServiceArgs::for_tests(),
-        log_dir: dir.path().join("sink"),
-        log_fsync: false,
+        log: LogFileArgs {
+            log_dir: dir.path().join("sink"),
+            log_fsync: false,
+        },
         recent_messages: 10,
     };
     let sink = TestServer::start(|l, s| sink::run(l, sink_config, s)).await;
@@ -71,8 +74,10 @@ async fn messages_flow_sender_relay_sink() {
         sink_timeout: Duration::from_secs(2),
         sink_connect_timeout: Duration::from_secs(1),
         sink_idle_timeout: Duration::from_secs(2),
-        log_dir: dir.path().join("relay"),
-        log_fsync: false,
+        log: LogFileArgs {
+            log_dir: dir.path().join("relay"),
+            log_fsync: false,
+        },
     };
     let relay = TestServer::start(|l, s| relay::run(l, relay_config, s)).await;
 
@@ -199,8 +204,10 @@ async fn binary_stops_after_message_count() {
     let dir = tempfile::tempdir().unwrap();
     let sink_config = sink::Config {
         service: ServiceArgs::for_tests(),
-        log_dir: dir.path().to_owned(),
-        log_fsync: false,
+        log: LogFileArgs {
+            log_dir: dir.path().to_owned(),
+            log_fsync: false,
+        },
         recent_messages: 10,
     };
     let sink = TestServer::start(|l, s| sink::run(l, sink_config, s)).await;

@@ -30,6 +30,32 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+/// Where a service keeps its log file: the settings the relay and the sink
+/// share, to `#[command(flatten)]` into their configs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogFileArgs {
+    /// Directory of the log file (`Relay_<pod-ip>.txt`, `Sink_<pod-ip>.txt`);
+    /// created if missing, must be writable.
+    #[arg(long, env = "LOG_DIR", default_value = "/var/local/container")]
+    pub log_dir: PathBuf,
+
+    /// Also fdatasync the log file before acknowledging a line (survives a
+    /// machine crash, costs a disk flush per batch of lines).
+    #[arg(long, env = "LOG_FSYNC", default_value_t = false)]
+    pub log_fsync: bool,
+}
+
+impl LogFileArgs {
+    /// Open `<LOG_DIR>/<prefix>_<pod_ip>.txt`, as the seed names its files.
+    pub fn open(&self, prefix: &str, pod_ip: std::net::IpAddr) -> io::Result<AppendLog> {
+        AppendLog::open(
+            &self.log_dir,
+            &format!("{prefix}_{pod_ip}.txt"),
+            self.log_fsync,
+        )
+    }
+}
+
 /// Lines that may wait for the writer before `append` callers wait too.
 pub const QUEUE_DEPTH: usize = 1024;
 

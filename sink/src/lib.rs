@@ -16,7 +16,6 @@ mod page;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
@@ -26,7 +25,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
-use service_kit::applog::{self, AppendError, AppendLog, timestamp};
+use service_kit::applog::{self, AppendError, AppendLog, LogFileArgs, timestamp};
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
 
@@ -43,14 +42,8 @@ pub struct Config {
     #[command(flatten)]
     pub service: ServiceArgs,
 
-    /// Directory for `Sink_<pod-ip>.txt`; created if missing, must be writable.
-    #[arg(long, env = "LOG_DIR", default_value = "/var/local/container")]
-    pub log_dir: PathBuf,
-
-    /// Also fdatasync the log file before answering (survives a machine
-    /// crash, costs a disk flush per batch of lines).
-    #[arg(long, env = "LOG_FSYNC", default_value_t = false)]
-    pub log_fsync: bool,
+    #[command(flatten)]
+    pub log: LogFileArgs,
 
     /// How many of the latest messages the page and /messages keep.
     #[arg(long, env = "RECENT_MESSAGES", default_value_t = 50)]
@@ -96,12 +89,7 @@ impl AppState {
     /// metrics.
     pub fn new(config: &Config) -> Result<Self, Error> {
         let pod_ip = config.service.pod_ip();
-        let log = AppendLog::open(
-            &config.log_dir,
-            &format!("Sink_{pod_ip}.txt"),
-            config.log_fsync,
-        )
-        .map_err(Error::Startup)?;
+        let log = config.log.open("Sink", pod_ip).map_err(Error::Startup)?;
         let logged = Counter::default();
         let kit = Kit::new(true, |registry| {
             registry.register(

@@ -5,13 +5,16 @@
 use std::path::Path;
 
 use service_kit::ServiceArgs;
+use service_kit::applog::LogFileArgs;
 use service_kit::test_server::TestServer;
 
 fn config(log_dir: &Path) -> sink::Config {
     sink::Config {
         service: ServiceArgs::for_tests(),
-        log_dir: log_dir.to_owned(),
-        log_fsync: false,
+        log: LogFileArgs {
+            log_dir: log_dir.to_owned(),
+            log_fsync: false,
+        },
         recent_messages: 3,
     }
 }
