@@ -26,3 +26,8 @@ cargo test --workspace
 # (target/debug) to probe the paths the manifests name; all must be there.
 echo "==> Kubernetes manifests"
 K8S_REQUIRE_BINARIES=1 scripts/check-k8s.sh
+
+# The diagrams in README.md and k8s/README.md are drawn from the manifests;
+# this fails when they drift or when Mermaid cannot draw them.
+echo "==> diagrams"
+scripts/check-diagrams.sh

@@ -6,6 +6,7 @@
 #   mariadb-server              the to-do backend's MySQL tests, when no server runs
 #   wrk, nginx                  scripts/bench-*.sh
 #   podman, runc, debootstrap   container images and the compose smoke test
+#   nodejs, npm                 the Mermaid CLI that checks the diagrams (scripts/check-diagrams.sh)
 set -euo pipefail
 
 packages=(chromium chromium-driver wrk nginx podman runc debootstrap curl)
@@ -13,6 +14,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node may come from elsewhere than Debian (its own packages bundle npm, and
+# Debian's npm would conflict with them): only install Debian's when absent.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
