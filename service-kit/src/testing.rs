@@ -9,6 +9,8 @@
 //! * the [`Browser`] dereferences to a [`fantoccini::Client`], so everything
 //!   else (navigate, find, click, send keys, execute JS) is fantoccini's API;
 //! * [`eventually`] polls a condition, for what a page does asynchronously;
+//! * [`Browser::screenshot`] saves the page for the README when
+//!   `SCREENSHOTS_DIR` is set (`scripts/screenshots.sh`);
 //! * [`Browser::close`] ends the session. Dropping a `Browser` without
 //!   closing it (a failed assertion) still kills chromedriver and the
 //!   browser it started, so no test leaves processes behind.
@@ -159,6 +161,31 @@ impl Browser {
     /// The WebDriver client (also reachable through `Deref`).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Save what the browser shows as `$SCREENSHOTS_DIR/<name>.png`, for the
+    /// README, when `SCREENSHOTS_DIR` is set (`scripts/screenshots.sh` sets
+    /// it); otherwise do nothing. Tests call it at the moment worth showing,
+    /// after their assertions, so a picture is only ever taken of a page that
+    /// passed. Returns the path written.
+    ///
+    /// # Panics
+    ///
+    /// When the directory is set but the screenshot cannot be taken or
+    /// written: asked for pictures, a silent gap would go unnoticed.
+    pub async fn screenshot(&self, name: &str) -> Option<PathBuf> {
+        let dir = PathBuf::from(std::env::var_os("SCREENSHOTS_DIR")?);
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("cannot take the screenshot {name}: {e}"));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        Some(path)
     }
 
     /// End the session (Chromium exits) and stop chromedriver.
