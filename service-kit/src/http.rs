@@ -2,7 +2,9 @@
 //!
 //! From the outside in: a request id is taken from `x-request-id` or made
 //! up, a tracing span carrying it wraps the request (so every log line of the
-//! request, errors included, names it), the id is echoed on the response, and
+//! request, errors included, names it), the id is echoed on the response, the
+//! response names the pod that served it (`x-served-by`, unless a handler
+//! already set it: a proxy passes on the name of the pod behind it), and
 //! the request is counted and timed. The probe and metrics routes are added
 //! outside that stack so that kubelet and Prometheus polling every few
 //! seconds do not flood the logs.
@@ -11,10 +13,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderMap, HeaderName, Response};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Response};
 use axum::routing::get;
 use tower::ServiceBuilder;
+
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use tracing::{Level, Span};
 
@@ -22,6 +26,10 @@ use crate::{Metrics, Readiness, health, metrics};
 
 /// The header that carries a request id from tier to tier.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The response header that names the pod which served a request, so that a
+/// page (and `curl -i`) shows the load spreading over replicas.
+pub const SERVED_BY: HeaderName = HeaderName::from_static("x-served-by");
 
 /// What a service keeps in its state to get probes, metrics and the
 /// middleware stack. Cheap to clone.
@@ -70,6 +78,11 @@ impl Kit {
                     .on_failure(()),
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                SERVED_BY,
+                HeaderValue::from_str(crate::net::instance_name())
+                    .unwrap_or(HeaderValue::from_static("unknown")),
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 self.metrics.clone(),
                 metrics::track,

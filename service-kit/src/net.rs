@@ -1,4 +1,4 @@
-//! This instance's own IP address.
+//! This instance's own IP address and name.
 //!
 //! The seed names its log files after the pod's IP (`Relay_10.244.1.5.txt`)
 //! and the sender puts it in every message. In a cluster the downward API
@@ -6,6 +6,27 @@
 //! does: the first non-loopback address of this host.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::OnceLock;
+
+/// This instance's name as a person sees it in a cluster: the pod's name.
+///
+/// `POD_NAME` if set (the downward API's `metadata.name`), else the host
+/// name, which Kubernetes sets to the pod's name and docker and podman to
+/// the container's short id (what the classic voting app prints as
+/// "Processed by container ID"), else `unknown`. Read once, at the first
+/// call: it cannot change while the process runs.
+pub fn instance_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("POD_NAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "unknown".to_owned())
+    })
+}
 
 /// The address to use as this instance's identity: `explicit` (from
 /// `POD_IP`) if given, else `bind` if it is a specific address, else the

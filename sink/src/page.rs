@@ -60,6 +60,7 @@ table{{border-collapse:collapse;margin-bottom:2rem}}td,th{{padding:.25rem .75rem
 .n{{text-align:right}}code{{font-size:.8em;color:#555}}
 </style></head><body>
 <h1>Sink <code>{pod}</code></h1>
+<p>Served by pod <code class=pod>{name}</code>. Reload a few times through <code>sink-svc</code>: each of the three sink replicas keeps its own count.</p>
 <p>{total} messages logged since start. The page refreshes every 5 seconds; <a href="/messages">/messages</a> has the same as JSON.</p>
 <h2>Where they came from</h2>
 <p>In a cluster these are the relay pods' IPs: <code>sink-svc</code> spreads the relays' calls over the sink replicas.</p>
@@ -69,6 +70,7 @@ table{{border-collapse:collapse;margin-bottom:2rem}}td,th{{padding:.25rem .75rem
 </body></html>
 "#,
         pod = snap.pod_ip,
+        name = escape(service_kit::net::instance_name()),
         total = snap.total,
     )
 }

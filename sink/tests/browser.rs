@@ -84,6 +84,15 @@ async fn the_page_shows_each_relay_and_the_latest_messages() {
         .await
         .unwrap();
     assert!(body.contains("9 messages logged"), "{body}");
+    // Which pod served the page: a learner reloading through the Service
+    // sees the replicas take turns.
+    assert!(
+        body.contains(&format!(
+            "Served by pod {}",
+            service_kit::net::instance_name()
+        )),
+        "{body}"
+    );
     // The markup arrived as text, not as a bold element.
     assert!(body.contains("<b>not bold</b>"), "{body}");
     assert!(browser.find(Locator::Css("td b")).await.is_err());

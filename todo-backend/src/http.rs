@@ -39,7 +39,11 @@ use crate::schema::{TodoSchema, coerce_numeric_strings};
 /// The original's content type for GraphQL results.
 pub const JSON_UTF8: &str = "application/json;charset=UTF-8";
 
-/// The original's CORS headers, on every response.
+/// The original's CORS headers, on every response. One addition: the
+/// browser may also read `X-Served-By` (which backend pod answered; see
+/// `service_kit::http::SERVED_BY`), so that the board can show both
+/// replicas at work when it calls the backend directly. A header the
+/// original frontend never reads changes nothing for it.
 pub const CORS_HEADERS: [(&str, &str); 5] = [
     ("access-control-allow-origin", "*"),
     (
@@ -51,7 +55,7 @@ pub const CORS_HEADERS: [(&str, &str); 5] = [
         "access-control-allow-headers",
         "Origin, X-Requested-With, Content-Type, Accept",
     ),
-    ("access-control-expose-headers", "Location"),
+    ("access-control-expose-headers", "Location, X-Served-By"),
 ];
 
 /// What the handlers share.

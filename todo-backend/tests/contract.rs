@@ -199,7 +199,8 @@ const CORS: [(&str, &str); 5] = [
         "access-control-allow-headers",
         "Origin, X-Requested-With, Content-Type, Accept",
     ),
-    ("access-control-expose-headers", "Location"),
+    // The original's "Location", plus the header naming the backend pod.
+    ("access-control-expose-headers", "Location, X-Served-By"),
 ];
 
 fn assert_cors(response: &reqwest::Response) {

@@ -25,6 +25,9 @@ const TIMEOUT_MS = 10000;
 
 let lists = [];
 let busy = false;
+// Which backend pods answered, and how often: every response names its pod
+// (`x-served-by`), so with two replicas a learner sees both take turns.
+const answeredBy = new Map();
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -70,6 +73,7 @@ async function gql(query, variables = {}) {
   } finally {
     clearTimeout(timer);
   }
+  noteServedBy(response.headers.get("x-served-by"));
   let body = null;
   try {
     body = await response.json();
@@ -83,6 +87,13 @@ async function gql(query, variables = {}) {
     throw new Error(`The backend answered HTTP ${response.status} ${response.statusText}`.trim());
   }
   return body.data;
+}
+
+function noteServedBy(pod) {
+  if (!pod) return;
+  answeredBy.set(pod, (answeredBy.get(pod) || 0) + 1);
+  const seen = [...answeredBy].map(([name, count]) => `${name} (${count})`).join(", ");
+  $("#served-by").textContent = `Last answer from backend pod ${pod}. Backend pods so far: ${seen}.`;
 }
 
 // Run a change, then re-read the board (as the original did).
@@ -231,7 +242,10 @@ function render() {
     el("button", { type: "submit" }, "Add list"),
   );
   for (const list of lists) list.items = (list.items || []).filter(Boolean);
-  board.replaceChildren(...lists.map(renderList), newList);
+  const hint = lists.length === 0
+    ? [el("p", { class: "empty", text: "No lists yet. Start with a list: type its name (\"To do\", say) in the box and press Add list, then add items to it." })]
+    : [];
+  board.replaceChildren(...hint, ...lists.map(renderList), newList);
   board.setAttribute("aria-busy", "false");
 }
 
