@@ -70,20 +70,18 @@ created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 # podman writes OCI images by default, which have no HEALTHCHECK; the docker
 # format keeps it. docker needs BuildKit for --platform, cache mounts and
 # COPY --chown in a stage.
+# podman 4.3 does not set BUILDPLATFORM for `FROM --platform=$BUILDPLATFORM`
+# lines (BuildKit and newer podman do): pass this machine's platform.
 format_args=()
 case $engine in
-  *podman*) format_args=(--format docker) ;;
+  *podman*) format_args=(--format docker --build-arg "BUILDPLATFORM=linux/$(native_arch)") ;;
   *docker*) export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-1} ;;
 esac
 read -r -a extra <<<"${BUILD_ARGS:-}"
 label_args=()
 if [ -n "${SOURCE_URL:-}" ]; then label_args=(--label "org.opencontainers.image.source=$SOURCE_URL"); fi
 
-case $(uname -m) in
-  x86_64) native=amd64 ;;
-  aarch64 | arm64) native=arm64 ;;
-  *) native=$(uname -m) ;;
-esac
+native=$(native_arch)
 plats=()
 if [ -n "$platforms" ]; then IFS=, read -r -a plats <<<"$platforms"; fi
 multi=0

@@ -52,6 +52,9 @@ RUNTIME_IMAGE=gcr.io/distroless/cc-debian13:nonroot
 MYSQL_IMAGE=docker.io/library/mysql:8.4
 MONGO_IMAGE=docker.io/library/mongo:8.0
 BASE_IMAGE=localhost/standin-debian:$SUITE
+# The stand-ins' own build steps run on this machine's architecture (named
+# literally: podman 4.3 does not set $BUILDPLATFORM for FROM lines).
+HOST_PLATFORM=linux/$(dpkg --print-architecture)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -140,7 +143,7 @@ runtime)
 # platform's), joined under the public name by runtime_manifest.
 for arch in amd64 arm64; do
 build "runtime-$arch" "$RUNTIME_IMAGE-$arch" --platform "linux/$arch" <<CF
-FROM --platform=\$BUILDPLATFORM $BASE_IMAGE AS rootfs
+FROM --platform=$HOST_PLATFORM $BASE_IMAGE AS rootfs
 RUN set -eu; dpkg --add-architecture $arch; apt-get update; mkdir -p /debs /rootfs/usr/bin /rootfs/usr/sbin /rootfs/usr/lib /rootfs/usr/lib64; \\
     cd /debs; apt-get download base-files netbase tzdata libc6:$arch libgcc-s1:$arch libgomp1:$arch libstdc++6:$arch; \\
     cd /rootfs; for d in bin sbin lib lib64; do ln -s usr/\$d \$d; done; \\

@@ -42,6 +42,14 @@ image_tag() {
   if sha=$(git rev-parse --short=7 HEAD 2>/dev/null); then echo "$v-$sha"; else echo "$v"; fi
 }
 
+native_arch() { # this machine's architecture, in the images' words
+  case $(uname -m) in
+    x86_64) echo amd64 ;;
+    aarch64 | arm64) echo arm64 ;;
+    *) uname -m ;;
+  esac
+}
+
 pick_engine() {
   if [ -n "${ENGINE:-}" ]; then echo "$ENGINE"
   elif command -v podman >/dev/null 2>&1; then echo podman
