@@ -1,79 +1,123 @@
 #!/usr/bin/env bash
 # Build the service images from Containerfiles/ with podman or docker.
 #
-#   scripts/build-images.sh                     # all seven images
-#   scripts/build-images.sh relay sink          # only these
+#   scripts/build-images.sh                        # every image, this machine's architecture
+#   scripts/build-images.sh relay sink             # only these
+#   scripts/build-images.sh --platform linux/amd64,linux/arm64
 #   REGISTRY=quay.io/you TAG=0.2.0 scripts/build-images.sh
-#   ENGINE=docker scripts/build-images.sh       # default: podman if present, else docker
+#   ENGINE=docker scripts/build-images.sh          # default: podman if present, else docker
+#   SOURCE_URL=https://git.example.org/you/repo scripts/build-images.sh
 #
-# Images are named $REGISTRY/<service>:$TAG. REGISTRY defaults to
-# "localhost" (podman's name for local images) and TAG to the crate's version
-# (0.1.0), the names k8s/ and compose.yaml use. Push them with
-# scripts/push-images.sh.
+# Every Containerfiles/<name>.Containerfile is an image; adding a file adds
+# an image. Images are named $REGISTRY/<name>:<tag>: REGISTRY defaults to
+# "localhost" (podman's name for local images), the tag to
+# scripts/image-tag.sh (workspace version + git commit, e.g. 0.1.0-9797a8a;
+# TAG overrides it), and also <version> alone (e.g. 0.1.0, the default of
+# compose.yaml). push-images.sh and load-images.sh use the same tag. With several platforms every image is also tagged
+# <tag>-<arch> per architecture, <tag> itself being this machine's
+# architecture; scripts/push-images.sh joins them into one manifest list.
 #
-# The first image builds the workspace (measured: 30 minutes on 2 busy cores,
-# most of it the dependency tree); the Containerfiles share their build stages, so
-# every further image reuses that build from the layer cache and takes
-# seconds. Extra build flags: BUILD_ARGS="--pull=never" (split on spaces).
+# Other architectures are cross-compiled: the builder stages run on this
+# machine's architecture, never under emulation. Only the runtime stage is
+# the target's, and it runs nothing at build time.
+#
+# Labels: org.opencontainers.image.version (the tag), .revision (git
+# commit), .created (now), and .source only when SOURCE_URL is set.
+# Extra build flags: BUILD_ARGS="--pull=never" (split on spaces).
+#
+# The first image compiles the workspace; the Containerfiles share their
+# build stages, so every further image (and platform's runtime) reuses it
+# from the layer cache. Per-image times and the total are printed at the
+# end (BENCHMARKS.md, "Images").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/images.sh
 
-ALL=(sender relay sink portal-model portal-controller todo-backend todo-frontend)
+platforms=""
+images=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --platform) platforms=${2:?--platform needs a value, e.g. linux/amd64,linux/arm64}; shift 2 ;;
+    --platform=*) platforms=${1#--platform=}; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "build-images: unknown option $1" >&2; exit 2 ;;
+    *) images+=("$1"); shift ;;
+  esac
+done
 
-if [ -n "${ENGINE:-}" ]; then
-  engine=$ENGINE
-elif command -v podman >/dev/null 2>&1; then
-  engine=podman
-elif command -v docker >/dev/null 2>&1; then
-  engine=docker
-else
-  echo "build-images: neither podman nor docker found (set ENGINE)" >&2
-  exit 1
-fi
-REGISTRY=${REGISTRY:-localhost}
-REGISTRY=${REGISTRY%/}
-
-images=("$@")
-if [ "${#images[@]}" -eq 0 ]; then images=("${ALL[@]}"); fi
+mapfile -t all < <(image_names)
+[ "${#all[@]}" -gt 0 ] || { echo "build-images: no Containerfiles/*.Containerfile" >&2; exit 1; }
+if [ "${#images[@]}" -eq 0 ]; then images=("${all[@]}"); fi
 for name in "${images[@]}"; do
   if [ ! -f "Containerfiles/$name.Containerfile" ]; then
-    echo "build-images: no Containerfiles/$name.Containerfile (known: ${ALL[*]})" >&2
+    echo "build-images: no Containerfiles/$name.Containerfile (known: ${all[*]})" >&2
     exit 2
   fi
 done
 
+engine=$(pick_engine)
+REGISTRY=${REGISTRY:-localhost}
+REGISTRY=${REGISTRY%/}
+tag=$(image_tag)
+# The plain version is tagged too, as "the last build of this version on
+# this machine": compose.yaml's default and k8s/overlays/podman-portal use
+# it, where nothing pulls. Clusters get the unique tag (load-images.sh).
+alias=$tag
+if [ -z "${TAG:-}" ]; then alias=$(workspace_version); fi
+revision=$(git_revision)
+created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
 # podman writes OCI images by default, which have no HEALTHCHECK; the docker
-# format keeps it. docker needs BuildKit for COPY --chown in a stage.
+# format keeps it. docker needs BuildKit for --platform, cache mounts and
+# COPY --chown in a stage.
+# podman 4.3 does not set BUILDPLATFORM for `FROM --platform=$BUILDPLATFORM`
+# lines (BuildKit and newer podman do): pass this machine's platform.
 format_args=()
 case $engine in
-  *podman*) format_args=(--format docker) ;;
+  *podman*) format_args=(--format docker --build-arg "BUILDPLATFORM=linux/$(native_arch)") ;;
   *docker*) export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-1} ;;
 esac
 read -r -a extra <<<"${BUILD_ARGS:-}"
+label_args=()
+if [ -n "${SOURCE_URL:-}" ]; then label_args=(--label "org.opencontainers.image.source=$SOURCE_URL"); fi
 
-crate_version() { sed -n 's/^version *= *"\(.*\)"/\1/p' "$1/Cargo.toml" | head -n 1; }
+native=$(native_arch)
+plats=()
+if [ -n "$platforms" ]; then IFS=, read -r -a plats <<<"$platforms"; fi
+multi=0
+if [ "${#plats[@]}" -gt 1 ]; then multi=1; fi
 
 declare -A seconds
 start_all=$(date +%s)
+refs=()
 for name in "${images[@]}"; do
-  version=$(crate_version "$name")
-  tag=${TAG:-$version}
   ref="$REGISTRY/$name:$tag"
-  echo "== build-images: $ref ($engine)"
-  t0=$(date +%s)
-  "$engine" build "${format_args[@]}" "${extra[@]}" \
-    --build-arg "VERSION=$version" \
-    -f "Containerfiles/$name.Containerfile" -t "$ref" .
-  seconds[$name]=$(( $(date +%s) - t0 ))
+  for plat in "${plats[@]:-}"; do
+    arch=${plat#*/}; arch=${arch%%/*}
+    out=$ref
+    plat_args=()
+    if [ -n "$plat" ]; then plat_args=(--platform "$plat"); fi
+    if [ "$multi" -eq 1 ]; then out="$ref-$arch"; fi
+    echo "== build-images: $out ($engine${plat:+, $plat})"
+    t0=$(date +%s)
+    "$engine" build "${format_args[@]}" "${plat_args[@]}" "${extra[@]}" "${label_args[@]}" \
+      --build-arg "VERSION=$tag" --build-arg "REVISION=$revision" --build-arg "CREATED=$created" \
+      -f "Containerfiles/$name.Containerfile" -t "$out" .
+    seconds[$out]=$(( $(date +%s) - t0 ))
+    refs+=("$out")
+    if [ "$multi" -eq 1 ] && [ "$arch" = "$native" ]; then "$engine" tag "$out" "$ref"; fi
+  done
+  if [ "$alias" != "$tag" ] && "$engine" image inspect "$ref" >/dev/null 2>&1; then
+    "$engine" tag "$ref" "$REGISTRY/$name:$alias"
+  fi
 done
 total=$(( $(date +%s) - start_all ))
 
 echo
-echo "== build-images: summary ($engine)"
-printf '%-52s %10s %8s\n' IMAGE SIZE "BUILD"
-for name in "${images[@]}"; do
-  ref="$REGISTRY/$name:${TAG:-$(crate_version "$name")}"
-  bytes=$("$engine" image inspect --format '{{.Size}}' "$ref")
-  printf '%-52s %7.1f MB %7ss\n' "$ref" "$(awk "BEGIN{print $bytes/1000000}")" "${seconds[$name]}"
+echo "== build-images: summary ($engine, tag $tag)"
+printf '%-56s %-6s %10s %8s\n' IMAGE ARCH SIZE BUILD
+for ref in "${refs[@]}"; do
+  read -r bytes arch < <("$engine" image inspect --format '{{.Size}} {{.Architecture}}' "$ref")
+  printf '%-56s %-6s %7.1f MB %7ss\n' "$ref" "$arch" "$(awk "BEGIN{print $bytes/1000000}")" "${seconds[$ref]}"
 done
 printf 'total build time: %dm%02ds\n' $((total / 60)) $((total % 60))

@@ -22,6 +22,10 @@ fi
 echo "==> cargo test --workspace"
 cargo test --workspace
 
+# Image tags, compose.yaml, k8s/images, the local overlay and the
+# Containerfiles agree on one version (reads files, builds nothing).
+scripts/check-versions.sh
+
 # The manifest checks also start every binary that cargo test just built
 # (target/debug) to probe the paths the manifests name; all must be there.
 echo "==> Kubernetes manifests"

@@ -52,6 +52,9 @@ RUNTIME_IMAGE=gcr.io/distroless/cc-debian13:nonroot
 MYSQL_IMAGE=docker.io/library/mysql:8.4
 MONGO_IMAGE=docker.io/library/mongo:8.0
 BASE_IMAGE=localhost/standin-debian:$SUITE
+# The stand-ins' own build steps run on this machine's architecture (named
+# literally: podman 4.3 does not set $BUILDPLATFORM for FROM lines).
+HOST_PLATFORM=linux/$(dpkg --print-architecture)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -81,11 +84,34 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 cp "$CA_BUNDLE" "$ctx/host-ca.crt"
 
-build() { # name image containerfile-on-stdin
-  local name=$1 image=$2
+build() { # name image [extra build flags...] < containerfile
+  local name=$1 image=$2; shift 2
   cat >"$ctx/$name.Containerfile"
   log "$name -> $image"
-  $ENGINE build --quiet -f "$ctx/$name.Containerfile" -t "$image" "$ctx" >/dev/null
+  local t0; t0=$(date +%s)
+  # One retry: a failed layer commit ("io: read/write on closed pipe") has
+  # been seen when the disk ran low. Say what is free before trying again.
+  if ! $ENGINE build --quiet "$@" -f "$ctx/$name.Containerfile" -t "$image" "$ctx" >"$ctx/$name.log" 2>&1; then
+    tail -n 20 "$ctx/$name.log" >&2
+    echo "make-standin-images: building $image failed; disk space now:" >&2
+    df -h / /var/lib/containers 2>/dev/null >&2 || true
+    echo "make-standin-images: retrying once after removing dangling images" >&2
+    $ENGINE image prune -f >/dev/null 2>&1 || true
+    $ENGINE build --quiet "$@" -f "$ctx/$name.Containerfile" -t "$image" "$ctx" >"$ctx/$name.log" 2>&1 \
+      || { tail -n 40 "$ctx/$name.log" >&2; echo "make-standin-images: $image failed twice" >&2; exit 1; }
+  fi
+  echo "   $(( $(date +%s) - t0 ))s"
+}
+
+# The public runtime name as a manifest list of the amd64 and arm64 stand-ins:
+# `FROM gcr.io/distroless/cc-debian13:nonroot` then resolves to the image of
+# the platform being built, as it does from the real registry.
+runtime_manifest() {
+  $ENGINE manifest rm "$RUNTIME_IMAGE" >/dev/null 2>&1 || $ENGINE rmi "$RUNTIME_IMAGE" >/dev/null 2>&1 || true
+  $ENGINE manifest create "$RUNTIME_IMAGE" >/dev/null
+  for arch in amd64 arm64; do
+    $ENGINE manifest add "$RUNTIME_IMAGE" "containers-storage:$RUNTIME_IMAGE-$arch" >/dev/null
+  done
 }
 
 for w in "${wanted[@]}"; do
@@ -93,10 +119,17 @@ case $w in
 rust)
 build rust "$RUST_IMAGE" <<CF
 FROM $BASE_IMAGE
-RUN apt-get update \\
+# The arm64 standard library and Debian's cross gcc are installed here, so
+# the Containerfiles' toolchain stage finds them and cross-compiles for
+# arm64 without touching the network. apt's caches are removed in the same
+# step: the layer stays small (the commit of a large layer is the step that
+# failed when the disk ran low).
+RUN dpkg --add-architecture arm64 \\
+ && apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
       rustc cargo gcc libc6-dev ca-certificates \\
- && rm -rf /var/lib/apt/lists/*
+      libstd-rust-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross \\
+ && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/share/doc /usr/share/man
 # The host's bundle: it also trusts the TLS proxy between CI and crates.io.
 COPY host-ca.crt /etc/ssl/certs/ca-certificates.crt
 ENV CARGO_HOME=/usr/local/cargo \\
@@ -106,10 +139,13 @@ CMD ["bash"]
 CF
 ;;
 runtime)
-build runtime "$RUNTIME_IMAGE" <<CF
-FROM $BASE_IMAGE AS rootfs
-RUN set -eu; apt-get update; mkdir -p /debs /rootfs/usr/bin /rootfs/usr/sbin /rootfs/usr/lib /rootfs/usr/lib64; \\
-    cd /debs; apt-get download base-files netbase tzdata libc6 libgcc-s1 libgomp1 libstdc++6; \\
+# One per architecture (the Containerfiles' runtime stage is the target
+# platform's), joined under the public name by runtime_manifest.
+for arch in amd64 arm64; do
+build "runtime-$arch" "$RUNTIME_IMAGE-$arch" --platform "linux/$arch" <<CF
+FROM --platform=$HOST_PLATFORM $BASE_IMAGE AS rootfs
+RUN set -eu; dpkg --add-architecture $arch; apt-get update; mkdir -p /debs /rootfs/usr/bin /rootfs/usr/sbin /rootfs/usr/lib /rootfs/usr/lib64; \\
+    cd /debs; apt-get download base-files netbase tzdata libc6:$arch libgcc-s1:$arch libgomp1:$arch libstdc++6:$arch; \\
     cd /rootfs; for d in bin sbin lib lib64; do ln -s usr/\$d \$d; done; \\
     for deb in /debs/*.deb; do dpkg-deb --fsys-tarfile "\$deb" | tar -x --keep-directory-symlink -C /rootfs; done; \\
     rm -rf usr/share/doc usr/share/man usr/share/info usr/share/lintian usr/share/gcc usr/share/gdb \\
@@ -130,6 +166,8 @@ USER 65532:65532
 WORKDIR /home/nonroot
 LABEL org.opencontainers.image.description="CI stand-in for $RUNTIME_IMAGE: distroless-style, no shell"
 CF
+done
+runtime_manifest
 ;;
 mysql)
 cat >"$ctx/mysql-entrypoint.sh" <<'SH'

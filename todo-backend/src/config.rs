@@ -50,7 +50,9 @@ pub struct Config {
     pub db_password: Option<SecretString>,
 
     /// The embedded SQLite file used when neither DATABASE_URL nor DB_HOST is
-    /// set. Created if missing.
+    /// set. Created if missing; its directory must be writable. The container
+    /// image sets /var/lib/todo-backend/todo.db, a declared volume, because
+    /// its root filesystem is read-only.
     #[arg(long, env = "SQLITE_FILE", default_value = "todo.db")]
     pub sqlite_file: PathBuf,
 
