@@ -125,10 +125,7 @@ async fn fetch(
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ControllerError> {
-    let mut request = proxy
-        .client
-        .get(proxy.url_of(&file))
-        .timeout(proxy.timeout);
+    let mut request = proxy.client.get(proxy.url_of(&file)).timeout(proxy.timeout);
     for name in [header::IF_NONE_MATCH, service_kit::http::REQUEST_ID] {
         if let Some(value) = headers.get(&name) {
             request = request.header(name, value);

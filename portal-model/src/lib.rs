@@ -145,7 +145,9 @@ pub enum ControllerMode {
 fn parse_upstream(raw: &str) -> Result<Url, String> {
     let url = Url::parse(raw.trim()).map_err(|e| format!("not an absolute URL: {e}"))?;
     if url.scheme() != "http" || url.host_str().is_none() {
-        return Err("must be an http:// URL with a host (the pod's network is plain HTTP)".to_owned());
+        return Err(
+            "must be an http:// URL with a host (the pod's network is plain HTTP)".to_owned(),
+        );
     }
     Ok(url)
 }
@@ -180,9 +182,8 @@ impl Config {
             mongo_db: "portal".to_owned(),
             mongo_timeout: Duration::from_secs(2),
             controller_mode: ControllerMode::Proxy,
-            controller_upstream: Url::parse("http://127.0.0.1:8081").unwrap_or_else(|_| {
-                unreachable!("a literal, valid URL")
-            }),
+            controller_upstream: Url::parse("http://127.0.0.1:8081")
+                .unwrap_or_else(|_| unreachable!("a literal, valid URL")),
             controller_connect_timeout: Duration::from_secs(1),
             controller_timeout: Duration::from_secs(5),
             controller_max_reply_bytes: 1024 * 1024,
@@ -273,7 +274,10 @@ pub async fn run(
                 config.controller_timeout,
                 config.controller_max_reply_bytes,
             )?;
-            (View::new(Some(controller::PREFIX), config.controller_port), Some(proxy))
+            (
+                View::new(Some(controller::PREFIX), config.controller_port),
+                Some(proxy),
+            )
         }
         (ControllerMode::Direct, Some(url)) => {
             tracing::info!(%url, "CONTROLLER_MODE=direct: the page loads the Controller from CONTROLLER_URL");

@@ -39,6 +39,7 @@
 //! may only go to this origin. An injected `<script>` anywhere would not
 //! run.
 
+use crate::AppState;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -46,7 +47,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use crate::AppState;
 
 /// The bootstrap script, inlined into the page. Its text is hashed into the
 /// Content-Security-Policy, so it must not vary per request: the settings

@@ -105,7 +105,10 @@ async fn add_find_edit_delete_with_only_the_model_reachable() {
         .await
         .ok();
     let shown = browser
-        .execute("return document.body ? document.body.innerText : ''", vec![])
+        .execute(
+            "return document.body ? document.body.innerText : ''",
+            vec![],
+        )
         .await
         .expect("page text");
     let shown = shown.as_str().unwrap_or_default();
@@ -185,7 +188,6 @@ async fn direct_mode_loads_the_controller_from_its_own_port() {
 /// Add two tools, find, edit and delete them through the UI, and check that
 /// bad input is reported.
 async fn add_find_edit_delete(browser: &Browser, app: &support::TestApp) {
-
     // Add two tools.
     for (name, url, description, tags) in [
         (
@@ -293,7 +295,6 @@ async fn add_find_edit_delete(browser: &Browser, app: &support::TestApp) {
         .await
         .expect("attribute");
     assert_eq!(invalid.as_deref(), Some("true"));
-
 }
 
 #[tokio::test]

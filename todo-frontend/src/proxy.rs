@@ -117,7 +117,9 @@ impl Forwarder {
 /// meant for the page; the details (address, cause) go to the log.
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
-    #[error("todo-backend is unreachable from todo-frontend (is it running, and is SERVER_URI right?)")]
+    #[error(
+        "todo-backend is unreachable from todo-frontend (is it running, and is SERVER_URI right?)"
+    )]
     Unreachable(#[source] reqwest::Error),
     #[error("todo-backend did not answer in time")]
     Timeout(#[source] reqwest::Error),

@@ -89,9 +89,7 @@ async fn add_item(browser: &Browser, list: &str, name: &str) {
     input.send_keys(&format!("{name}\n")).await.unwrap();
 }
 
-async fn start_backend(
-    dir: &tempfile::TempDir,
-) -> TestServer<todo_backend::Error> {
+async fn start_backend(dir: &tempfile::TempDir) -> TestServer<todo_backend::Error> {
     let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("todo.db").display());
     let backend_config = todo_backend::Config::for_tests(&db_url);
     let backend = TestServer::start(move |listener, shutdown| {
@@ -133,7 +131,10 @@ async fn board_round_trip_with_only_the_frontend_reachable() {
     // First prove the premise: this browser cannot reach the backend.
     browser.goto(&backend.url("/actuator/health")).await.ok();
     let shown: Value = browser
-        .execute("return document.body ? document.body.innerText : ''", vec![])
+        .execute(
+            "return document.body ? document.body.innerText : ''",
+            vec![],
+        )
         .await
         .unwrap();
     let shown = shown.as_str().unwrap_or_default();
@@ -241,7 +242,10 @@ async fn board_round_trip_with_only_the_frontend_reachable() {
     let browser = Browser::start_reaching_only(lost.addr.port()).await;
     browser.goto(&lost.url("/")).await.unwrap();
     let message = page_error(&browser).await;
-    assert!(message.contains("unreachable from todo-frontend"), "{message}");
+    assert!(
+        message.contains("unreachable from todo-frontend"),
+        "{message}"
+    );
     assert!(message.contains("SERVER_URI"), "{message}");
 
     browser.close().await;
@@ -258,10 +262,9 @@ async fn direct_mode_browser_calls_the_backend_itself() {
     let backend = start_backend(&dir).await;
     let mut config = todo_frontend::Config::for_tests(&backend.addr.to_string());
     config.graphql_mode = todo_frontend::GraphqlMode::Direct;
-    let frontend = TestServer::start(move |listener, shutdown| {
-        todo_frontend::run(listener, config, shutdown)
-    })
-    .await;
+    let frontend =
+        TestServer::start(move |listener, shutdown| todo_frontend::run(listener, config, shutdown))
+            .await;
 
     let browser = Browser::start().await;
     browser.goto(&frontend.url("/")).await.unwrap();

@@ -93,6 +93,11 @@ async fn proxy_forwards_to_a_real_backend() {
         todo_backend::run(listener, backend_config, shutdown)
     })
     .await;
+    service_kit::testing::eventually("the backend to be ready", || async {
+        let response = reqwest::get(backend.url("/readyz")).await.ok()?;
+        (response.status() == 200).then_some(())
+    })
+    .await;
     let frontend = start(&backend.addr.to_string()).await;
     let client = reqwest::Client::new();
     let created: Value = client
@@ -107,7 +112,10 @@ async fn proxy_forwards_to_a_real_backend() {
         .json()
         .await
         .unwrap();
-    assert_eq!(created["data"]["list"]["name"], "Through the proxy", "{created}");
+    assert_eq!(
+        created["data"]["list"]["name"], "Through the proxy",
+        "{created}"
+    );
     let home: Value = client
         .post(frontend.url("/graphql"))
         .json(&json!({ "query": "query homePageQuery{ lists { id name position items{ id name position listId } } }" }))
@@ -117,7 +125,10 @@ async fn proxy_forwards_to_a_real_backend() {
         .json()
         .await
         .unwrap();
-    assert_eq!(home["data"]["lists"][0]["name"], "Through the proxy", "{home}");
+    assert_eq!(
+        home["data"]["lists"][0]["name"], "Through the proxy",
+        "{home}"
+    );
     frontend.stop().await.unwrap();
     backend.stop().await.unwrap();
 }
@@ -136,7 +147,11 @@ async fn proxy_passes_status_body_and_request_id() {
     assert_eq!(response.headers()["x-request-id"], "req-from-the-page");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["message"], "from the backend");
-    let headers = seen.lock().unwrap().take().expect("the backend saw the call");
+    let headers = seen
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the backend saw the call");
     assert_eq!(headers["x-request-id"], "req-from-the-page");
     assert_eq!(headers["content-type"], "application/json");
     // Nothing else of the browser's request travels (cookies, for one).
@@ -169,9 +184,18 @@ async fn proxy_gives_up_on_a_slow_backend_with_504() {
     let started = Instant::now();
     let response = post_graphql(&server).await;
     assert_eq!(response.status(), 504);
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     let body: Value = response.json().await.unwrap();
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("in time"));
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("in time")
+    );
     server.stop().await.unwrap();
 }
 
@@ -289,7 +313,13 @@ async fn refuses_an_unusable_server_uri() {
     assert!(result.unwrap_err().to_string().contains("SERVER_URI"));
     // The proxy speaks plain HTTP only; https:// is for direct mode.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let result =
-        todo_frontend::run(listener, Config::for_tests("https://todo.example"), async {}).await;
-    assert!(result.unwrap_err().to_string().contains("GRAPHQL_MODE=direct"));
+    let result = todo_frontend::run(listener, Config::for_tests("https://todo.example"), async {
+    })
+    .await;
+    assert!(
+        result
+            .unwrap_err()
+            .to_string()
+            .contains("GRAPHQL_MODE=direct")
+    );
 }
