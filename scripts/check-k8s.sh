@@ -4,17 +4,30 @@
 #   scripts/check-k8s.sh
 #
 # 1. Renders every entry point with `kubectl kustomize`: k8s/, each system,
-#    each overlay, and every opt-in component switched on alone on top of all
-#    three systems (all components together: k8s/overlays/all-components).
+#    each overlay, and every (system x component) combination: each opt-in
+#    component on top of each system alone, and on top of all systems. The
+#    systems are read from the `resources:` of k8s/kustomization.yaml, so a
+#    new system directory listed there is covered without changing this
+#    script. A component with per-system parts (components/<c>/<system>/) is
+#    combined with the part for that system, and is "n/a" for a system it
+#    has no part for; a component without parts is combined as it is, and is
+#    "n/a" where it changes nothing in the render.
 # 2. Validates every rendered object strictly (unknown fields are errors)
-#    against the JSON schemas of Kubernetes $K8S_VERSION (kubernetes-validate,
-#    schemas bundled, works offline).
+#    against the JSON schemas of the minimum Kubernetes version we support
+#    ($K8S_MIN_VERSION, 1.30: the preStop `sleep` action) and of the newest
+#    version kubernetes-validate knows. Anything that needs a newer API than
+#    the minimum fails. Objects of Custom Resource kinds (the monitoring
+#    component's PodMonitors) have no bundled schema: they are checked by
+#    scripts/k8s_consistency.py instead; any other kind without a schema
+#    fails. A self-test proves the gate refuses a field newer than the
+#    minimum.
 # 3. Runs yamllint (.yamllint) over the sources and the rendered output.
 # 4. Runs scripts/k8s_consistency.py over every render: URLs name existing
 #    Services and ports, selectors match pods, ports and probe paths match
-#    the binaries, NodePorts are unique, every container is hardened. When
-#    the binaries are built (target/debug, or $K8S_CHECK_BINARIES), each is
-#    started on 127.0.0.1 and its probe paths are requested for real.
+#    the binaries, NodePorts are unique, every container is hardened, scrape
+#    annotations and PodMonitors name real /metrics ports. When the binaries
+#    are built (target/debug, or $K8S_CHECK_BINARIES), each is started on
+#    127.0.0.1 and its probe paths are requested for real.
 # 5. Proves the consistency checker still catches known mistakes (it is run
 #    on deliberately broken copies of a render and must fail each one).
 #
@@ -23,7 +36,10 @@
 # built in, 1.27+). Exits non-zero if anything fails; prints a summary.
 #
 # Environment:
-#   K8S_VERSION         Kubernetes version to validate against (default 1.34.0)
+#   K8S_MIN_VERSION     oldest Kubernetes version to validate against
+#                       (default 1.30.0, the documented minimum)
+#   K8S_NEWEST_VERSION  newest version to validate against (default: the
+#                       newest schema kubernetes-validate bundles)
 #   K8S_VENV            virtualenv for the Python tools (default .venv-k8s)
 #   K8S_CHECK_BINARIES  directory of built service binaries to probe live
 #                       (default target/debug if it exists; "none" to skip)
@@ -32,7 +48,10 @@
 #   K8S_RENDER_DIR      keep the rendered YAML here (default: a temp dir)
 set -euo pipefail
 
-K8S_VERSION="${K8S_VERSION:-1.34.0}"
+K8S_MIN_VERSION="${K8S_MIN_VERSION:-1.30.0}"
+# Custom Resource kinds kubernetes-validate has no schema for; checked by
+# scripts/k8s_consistency.py (check_metrics) instead.
+CRD_KINDS="PodMonitor"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
 YAMLLINT_VERSION="1.38.0"
 
@@ -68,81 +87,198 @@ section "render (kubectl kustomize)"
 if [[ -n "${K8S_RENDER_DIR:-}" ]]; then
     out="$K8S_RENDER_DIR"
     mkdir -p "$out"
-    rm -f "$out"/*.yaml
+    rm -rf "${out:?}"/*.yaml "${out:?}/overlays"
 else
     out="$(mktemp -d)"
     trap 'rm -rf "$out"' EXIT
 fi
 
-# Entry points that exist in the repository.
-declare -a entries=(k8s)
-for d in k8s/*/; do
-    d="${d%/}"
-    case "$(basename "$d")" in components | overlays | images) continue ;; esac
-    [[ -f "$d/kustomization.yaml" ]] && entries+=("$d")
-done
-for d in k8s/overlays/*/; do
-    [[ -f "${d}kustomization.yaml" ]] && entries+=("${d%/}")
-done
+# The systems: what k8s/kustomization.yaml lists as resources.
+mapfile -t systems < <("$venv/bin/python" - <<'PY'
+import os, yaml
+with open("k8s/kustomization.yaml", encoding="utf-8") as f:
+    doc = yaml.safe_load(f)
+for r in doc.get("resources") or []:
+    if os.path.isfile(os.path.join("k8s", r, "kustomization.yaml")):
+        print(r)
+PY
+)
+if [[ "${#systems[@]}" -eq 0 ]]; then
+    echo "no systems found in k8s/kustomization.yaml" >&2
+    exit 2
+fi
+echo "  systems (from k8s/kustomization.yaml): ${systems[*]}"
 
-# Each component alone on top of the three systems, from a throwaway overlay
-# outside the repository (kustomize wants relative paths).
-declare -a systems=()
-for s in "${entries[@]}"; do
-    case "$s" in k8s | k8s/overlays/*) ;; *) systems+=("${s#k8s/}") ;; esac
-done
-scratch="$out/overlays"
-for c in k8s/components/*/; do
-    c="${c%/}"
-    name="$(basename "$c")"
-    dir="$scratch/component-$name"
+declare -a rendered=()
+declare -A matrix=()
+rfile=""
+render() { # render LABEL DIR: sets $rfile to the output; records the result
+    local label="$1" dir="$2" file n
+    file="$out/$(echo "$label" | tr '/:+' '___').yaml"
+    if kubectl kustomize "$dir" >"$file" 2>"$file.err"; then
+        n="$(grep -c '^kind:' "$file" || true)"
+        printf '  ok   %-44s %3s objects\n' "$label" "$n"
+        record ok "render $label" "$n objects"
+        rm -f "$file.err"
+        rfile="$file"
+    else
+        printf '  FAIL %-44s\n' "$label"
+        sed 's/^/       /' "$file.err"
+        record FAIL "render $label" "$(head -c 200 "$file.err" | tr '\n' ' ')"
+        rm -f "$file.err" "$file"
+        return 1
+    fi
+}
+# A throwaway kustomization outside the repository (kustomize wants
+# relative paths): overlay DIR RESOURCE... -- COMPONENT...
+overlay() {
+    local dir="$1" rel item in_components=0
+    shift
     mkdir -p "$dir"
     rel="$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$repo/k8s" "$dir")"
     {
         echo "apiVersion: kustomize.config.k8s.io/v1beta1"
         echo "kind: Kustomization"
         echo "resources:"
-        for s in "${systems[@]}"; do echo "  - $rel/$s"; done
-        echo "components:"
-        echo "  - $rel/components/$name"
+        for item in "$@"; do
+            if [[ "$item" == "--" ]]; then
+                in_components=1
+                echo "components:"
+            elif [[ "$in_components" -eq 0 ]]; then
+                echo "  - $rel/$item"
+            else
+                echo "  - $rel/$item"
+            fi
+        done
     } >"$dir/kustomization.yaml"
-    entries+=("$dir")
+}
+
+# Entry points that exist in the repository: k8s/, each system, each overlay.
+declare -A system_file=()
+if render k8s k8s; then f="$rfile"; rendered+=("k8s=$f"); fi
+for s in "${systems[@]}"; do
+    if render "k8s/$s" "k8s/$s"; then f="$rfile";
+        rendered+=("k8s/$s=$f")
+        system_file[$s]="$f"
+    fi
+done
+for d in k8s/overlays/*/; do
+    d="${d%/}"
+    [[ -f "$d/kustomization.yaml" ]] || continue
+    if render "$d" "$d"; then f="$rfile"; rendered+=("$d=$f"); fi
 done
 
-declare -a rendered=()
-for e in "${entries[@]}"; do
-    case "$e" in
-        "$scratch"/*) label="component:${e##*/component-}" ;;
-        *) label="$e" ;;
-    esac
-    file="$out/$(echo "$label" | tr '/:' '__').yaml"
-    if kubectl kustomize "$e" >"$file" 2>"$file.err"; then
-        n="$(grep -c '^kind:' "$file" || true)"
-        printf '  ok   %-40s %3s objects\n' "$label" "$n"
-        rendered+=("$label=$file")
-        record ok "render $label" "$n objects"
+# Every component on every system alone, and on all systems together.
+scratch="$out/overlays"
+declare -a components=()
+for c in k8s/components/*/; do
+    c="${c%/}"
+    [[ -f "$c/kustomization.yaml" ]] && components+=("$(basename "$c")")
+done
+for name in "${components[@]}"; do
+    c="k8s/components/$name"
+    per_system=0
+    for sub in "$c"/*/; do
+        [[ -f "${sub}kustomization.yaml" ]] || continue
+        per_system=1
+        part="$(basename "$sub")"
+        if [[ ! " ${systems[*]} " == *" $part "* ]]; then
+            echo "  FAIL components/$name/$part names no system in k8s/kustomization.yaml" >&2
+            record FAIL "component $name/$part" "no such system"
+        fi
+    done
+    for s in "${systems[@]}"; do
+        label="$s+$name"
+        if [[ "$per_system" -eq 1 && ! -f "$c/$s/kustomization.yaml" ]]; then
+            matrix[$label]="n/a"
+            continue
+        fi
+        part="components/$name"
+        [[ "$per_system" -eq 1 ]] && part="components/$name/$s"
+        overlay "$scratch/$s+$name" "$s" -- "$part"
+        if render "$label" "$scratch/$s+$name"; then f="$rfile";
+            if [[ "$per_system" -eq 0 && -n "${system_file[$s]:-}" ]] && cmp -s "$f" "${system_file[$s]}"; then
+                # Nothing in this component applies to this system.
+                matrix[$label]="n/a"
+                rm -f "$f"
+                continue
+            fi
+            matrix[$label]="ok"
+            rendered+=("$label=$f")
+        else
+            matrix[$label]="FAIL"
+        fi
+    done
+    label="all+$name"
+    overlay "$scratch/all+$name" "${systems[@]}" -- "components/$name"
+    if render "$label" "$scratch/all+$name"; then f="$rfile";
+        matrix[$label]="ok"
+        rendered+=("$label=$f")
     else
-        printf '  FAIL %-40s\n' "$label"
-        sed 's/^/       /' "$file.err"
-        record FAIL "render $label" "$(head -c 200 "$file.err" | tr '\n' ' ')"
+        matrix[$label]="FAIL"
     fi
-    rm -f "$file.err"
+done
+
+echo
+echo "  component x system (ok: renders; n/a: the component has nothing for that system)"
+printf '    %-18s' "component"
+for s in "${systems[@]}" all; do printf ' %-14s' "$s"; done
+echo
+for name in "${components[@]}"; do
+    printf '    %-18s' "$name"
+    for s in "${systems[@]}" all; do printf ' %-14s' "${matrix[$s+$name]:-?}"; done
+    echo
 done
 
 # --- schema validation ------------------------------------------------------
-section "schema validation (strict, Kubernetes $K8S_VERSION)"
-for item in "${rendered[@]}"; do
-    label="${item%%=*}"
-    file="${item#*=}"
-    if log="$("$venv/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" "$file" 2>&1)"; then
-        printf '  ok   %s\n' "$label"
-        record ok "schema $label" "strict, $K8S_VERSION"
+newest="${K8S_NEWEST_VERSION:-$("$venv/bin/python" -c 'import kubernetes_validate.utils as u; print(u.latest_version())')}"
+files=()
+for item in "${rendered[@]}"; do files+=("${item#*=}"); done
+for version in "$K8S_MIN_VERSION" "$newest"; do
+    section "schema validation (strict, Kubernetes $version, ${#files[@]} renders)"
+    status=0
+    log="$("$venv/bin/kubernetes-validate" --strict --quiet -k "$version" "${files[@]}" 2>&1)" || status=$?
+    # A kind without a schema is only a warning to kubernetes-validate; here
+    # it is a failure unless it is one of the Custom Resources checked
+    # elsewhere.
+    missing="$(echo "$log" | grep "Couldn't find schema" | grep -vE "for kind ($(echo "$CRD_KINDS" | tr ' ' '|')) " || true)"
+    errors="$(echo "$log" | grep '^ERROR' || true)"
+    if [[ "$status" -eq 0 && -z "$errors" && -z "$missing" ]]; then
+        crd="$(echo "$log" | grep -c "Couldn't find schema" || true)"
+        echo "  ok   every object of every render${crd:+ ($crd Custom Resources left to k8s_consistency.py)}"
+        record ok "schema $version" "strict, ${#files[@]} renders"
     else
-        printf '  FAIL %s\n' "$label"
-        echo "$log" | grep -v '^INFO' | sed 's/^/       /'
-        record FAIL "schema $label" "$(echo "$log" | grep -c '^ERROR' || true) errors"
+        printf '%s\n%s\n' "$errors" "$missing" | sed '/^$/d; s/^/  /'
+        record FAIL "schema $version" "$(echo "$errors" | grep -c . || true) errors, $(echo "$missing" | grep -c . || true) unknown kinds"
     fi
 done
+
+# The gate must refuse what the minimum version does not have: a container
+# lifecycle.stopSignal (Kubernetes 1.33) must fail at the minimum and pass at
+# the newest version, so the failure is the version and not a typo.
+section "version gate self-test"
+gate="$out/gate-stopsignal.yaml"
+cat >"$gate" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: needs-1-33
+spec:
+  containers:
+    - name: app
+      image: example.invalid/app:1
+      lifecycle:
+        stopSignal: SIGTERM
+YAML
+if ! "$venv/bin/kubernetes-validate" --strict --quiet -k "$K8S_MIN_VERSION" "$gate" >/dev/null 2>&1 &&
+    "$venv/bin/kubernetes-validate" --strict --quiet -k "$newest" "$gate" >/dev/null 2>&1; then
+    echo "  ok   a 1.33 field fails at $K8S_MIN_VERSION and passes at $newest"
+    record ok "version gate self-test" "refuses a 1.33 field at $K8S_MIN_VERSION"
+else
+    echo "  FAIL the gate did not refuse lifecycle.stopSignal at $K8S_MIN_VERSION (or refused it at $newest)"
+    record FAIL "version gate self-test" "see above"
+fi
+rm -f "$gate"
 
 # --- yamllint ---------------------------------------------------------------
 section "yamllint (.yamllint)"
@@ -187,4 +323,4 @@ if [[ "$failed" -ne 0 ]]; then
     exit 1
 fi
 echo
-echo "check-k8s: all ${#results[@]} steps passed (${#rendered[@]} renders, Kubernetes $K8S_VERSION)"
+echo "check-k8s: all ${#results[@]} steps passed (${#rendered[@]} renders, Kubernetes $K8S_MIN_VERSION and $newest)"

@@ -8,10 +8,20 @@ serve. Those mistakes only show up on a live cluster, as pods that never get
 ready or requests that go nowhere. This script finds them in the output of
 `kubectl kustomize`, one rendered entry point at a time:
 
-  * every service URL in an env var (…_URL, …_URI, DB_HOST) names a Service
-    that exists with that port, or a port of the same pod for localhost;
-    browser-facing URLs (SERVER_URI, CONTROLLER_URL) name a NodePort or an
-    Ingress host instead;
+  * every service URL in an env var (…_URL, …_URI, DB_HOST,
+    CONTROLLER_UPSTREAM) names a Service that exists with that port, or a
+    port of the same pod for localhost; browser-facing URLs (SERVER_URI with
+    GRAPHQL_MODE=direct, CONTROLLER_URL) name a NodePort or an Ingress host
+    instead; the proxy switches (GRAPHQL_MODE, CONTROLLER_MODE) are set
+    explicitly to a value the binary knows;
+  * every pod template says whether it is scraped (prometheus.io/scrape);
+    a scraped one names a port and path where one of our binaries serves
+    /metrics; every PodMonitor (components/monitoring) has only fields the
+    Prometheus Operator's CRD knows, selects pods, and names their ports and
+    a path they serve; with PodMonitors present, every /metrics port of the
+    system is covered;
+  * a PersistentVolumeClaim mounted as MySQL's data directory uses a
+    subPath (ext4's lost+found at the volume root breaks initialisation);
   * every Service selector matches some pod template, and every targetPort
     resolves to a containerPort of each selected pod;
   * every containerPort of our images is the port the binary listens on
@@ -93,7 +103,44 @@ ROUTES: dict[str, set[str]] = {
 }
 
 #: Env vars whose value is a URL the browser uses (not resolved in-cluster).
+#: SERVER_URI is one only when the same container sets GRAPHQL_MODE=direct
+#: (see MODE_VARS); in proxy mode the frontend calls it in-cluster.
 BROWSER_URL_VARS = {"SERVER_URI", "CONTROLLER_URL"}
+
+#: Env vars without the _URL/_URI suffix that still hold a service URL.
+EXTRA_URL_VARS = {"CONTROLLER_UPSTREAM"}
+
+#: The proxy/direct switches: image -> (env var, allowed values, the URL var
+#: that is browser-facing only in "direct" mode). The manifests must set the
+#: switch explicitly, so which design runs is visible in the YAML.
+MODE_VARS: dict[str, tuple[str, set[str], str]] = {
+    "todo-frontend": ("GRAPHQL_MODE", {"proxy", "direct"}, "SERVER_URI"),
+    "portal-model": ("CONTROLLER_MODE", {"proxy", "direct"}, "CONTROLLER_URL"),
+}
+
+#: The PodMonitor fields (monitoring.coreos.com/v1) the manifests may use: a
+#: subset of the Prometheus Operator's CRD, which kubernetes-validate does
+#: not bundle. Anything else is reported, as a strict schema would.
+PODMONITOR_SPEC_FIELDS = {
+    "selector",
+    "namespaceSelector",
+    "podMetricsEndpoints",
+    "jobLabel",
+    "podTargetLabels",
+    "sampleLimit",
+    "targetLimit",
+}
+PODMONITOR_ENDPOINT_FIELDS = {
+    "port",
+    "portNumber",
+    "path",
+    "interval",
+    "scrapeTimeout",
+    "scheme",
+    "honorLabels",
+    "relabelings",
+    "metricRelabelings",
+}
 
 #: Env vars holding the port the BROWSER uses to reach another container of
 #: the same pod, on the page's host: it must be the nodePort (or, under
@@ -395,7 +442,9 @@ def check_services(r: Rendered, rep: Report) -> None:
         rep.check("labels", not missing, where, f"missing labels {missing}")
 
 
-def check_url(r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, value: str) -> None:
+def check_url(
+    r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, value: str, browser: bool = False
+) -> None:
     if var in HOST_VARS:
         host, _, port_s = value.partition(":")
         scheme, port = None, int(port_s) if port_s else HOST_VARS[var]
@@ -410,7 +459,7 @@ def check_url(r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, 
             return
     if not rep.check("service-urls", bool(host) and port is not None, where, f"env {var}={value!r}: no host or port"):
         return
-    if var in BROWSER_URL_VARS:
+    if browser:
         # The browser is outside the cluster: a NodePort on any node, or an
         # Ingress host.
         node_ports = {
@@ -609,17 +658,31 @@ def check_pods(r: Rendered, rep: Report, repo: Path | None, probe_targets: list,
                     "needs liveness and readiness probes",
                 )
             env = resolve_env(r, pod, c, rep)
+            browser_vars = set(BROWSER_URL_VARS)
+            if short in MODE_VARS:
+                mode_var, allowed, url_var = MODE_VARS[short]
+                mode = env.get(mode_var)
+                rep.check(
+                    "proxy-modes",
+                    mode in allowed,
+                    where,
+                    f"env {mode_var}={mode!r}: set it explicitly to one of {sorted(allowed)}",
+                )
+                if mode != "direct":
+                    # Proxy mode: this service calls the URL itself, in-cluster.
+                    browser_vars.discard(url_var)
             for var, value in env.items():
                 if value is None:
                     continue
-                if var.endswith(("_URL", "_URI")) or var in HOST_VARS:
+                if var.endswith(("_URL", "_URI")) or var in HOST_VARS or var in EXTRA_URL_VARS:
                     # RELAY_URL / SINK_URL may list several URLs, comma-separated
                     # (service-kit's svc_url::Upstream): each must resolve.
                     # (A mongodb:// URL lists replica-set hosts with commas: one URL.)
-                    single = var in BROWSER_URL_VARS or var in HOST_VARS or value.startswith("mongodb://")
+                    single = var in BROWSER_URL_VARS or var in HOST_VARS or var in EXTRA_URL_VARS
+                    single = single or value.startswith("mongodb://")
                     parts = [value] if single else value.split(",")
                     for part in parts:
-                        check_url(r, rep, pod, where, var, part.strip())
+                        check_url(r, rep, pod, where, var, part.strip(), browser=var in browser_vars)
                 if var in BROWSER_PORT_VARS:
                     check_browser_port(r, rep, pod, where, var, value, BROWSER_PORT_VARS[var])
             ports = c.get("ports") or []
@@ -695,7 +758,116 @@ def check_pods(r: Rendered, rep: Report, repo: Path | None, probe_targets: list,
                 rep.notes.append(f"{where}: image {short!r} is not in OUR_IMAGES or OTHER_IMAGES; port not checked")
 
 
+def pod_annotations(pod: PodTemplate) -> dict:
+    wl = pod.workload
+    meta = wl["metadata"] if wl.get("kind") == "Pod" else wl["spec"]["template"].get("metadata") or {}
+    return meta.get("annotations") or {}
+
+
+def metrics_ports(pod: PodTemplate) -> list[tuple[str | None, int, str]]:
+    """(port name, number, image) of every port where one of our binaries
+    serves /metrics (service-kit's Kit gives every service one)."""
+    return [
+        (cp.get("name"), cp["containerPort"], image_short_name(c.get("image", ""))[0])
+        for c in pod.containers(init=False)
+        if image_short_name(c.get("image", ""))[0] in OUR_IMAGES
+        for cp in c.get("ports") or []
+    ]
+
+
+def check_metrics(r: Rendered, rep: Report) -> None:
+    """Scrape annotations on every pod template, and the PodMonitors."""
+    for pod in r.pods:
+        where = pod.owner
+        ann = pod_annotations(pod)
+        scrape = ann.get("prometheus.io/scrape")
+        ports = metrics_ports(pod)
+        want = "true" if ports else "false"
+        if not rep.check(
+            "metrics",
+            scrape == want,
+            where,
+            f"annotation prometheus.io/scrape is {scrape!r}, want {want!r}"
+            + (" (our binaries serve /metrics here)" if ports else " (nothing here serves /metrics)"),
+        ):
+            continue
+        if ports:
+            port = ann.get("prometheus.io/port", "")
+            rep.check(
+                "metrics",
+                port.isdigit() and int(port) in {n for _, n, _ in ports},
+                where,
+                f"prometheus.io/port {port!r} is not a port where our binaries serve /metrics ({sorted({n for _, n, _ in ports})})",
+            )
+            path = ann.get("prometheus.io/path", "/metrics")
+            rep.check("metrics", path in KIT_ROUTES, where, f"prometheus.io/path {path!r} is not served")
+    monitors = r.by_kind.get("PodMonitor", {})
+    covered: set[tuple[str, str]] = set()
+    for name, pm in monitors.items():
+        where = f"PodMonitor/{name}"
+        rep.check(
+            "podmonitors",
+            pm.get("apiVersion") == "monitoring.coreos.com/v1",
+            where,
+            f"apiVersion {pm.get('apiVersion')!r}, want monitoring.coreos.com/v1",
+        )
+        spec = pm.get("spec") or {}
+        unknown = set(spec) - PODMONITOR_SPEC_FIELDS
+        rep.check("podmonitors", not unknown, where, f"unknown spec fields {sorted(unknown)}")
+        selected = r.pods_matching(spec.get("selector") or {}) if spec.get("selector") else []
+        if not rep.check("podmonitors", bool(selected), where, "selector missing or matches no pod template"):
+            continue
+        endpoints = spec.get("podMetricsEndpoints") or []
+        rep.check("podmonitors", bool(endpoints), where, "no podMetricsEndpoints")
+        for ep in endpoints:
+            unknown = set(ep) - PODMONITOR_ENDPOINT_FIELDS
+            rep.check("podmonitors", not unknown, where, f"unknown endpoint fields {sorted(unknown)}")
+            port = ep.get("port")
+            path = ep.get("path", "/metrics")
+            rep.check("podmonitors", path in KIT_ROUTES, where, f"path {path!r} is not served")
+            hits = [p for p in selected if any(n == port for n, _, _ in metrics_ports(p))]
+            rep.check(
+                "podmonitors",
+                bool(hits),
+                where,
+                f"port {port!r} is no named port where a selected pod's binary serves /metrics",
+            )
+            covered |= {(p.owner, port) for p in hits}
+    if monitors:
+        for pod in r.pods:
+            for port_name, number, image in metrics_ports(pod):
+                rep.check(
+                    "podmonitors",
+                    (pod.owner, port_name) in covered,
+                    pod.owner,
+                    f"{image}'s /metrics on port {port_name or number} is scraped by no PodMonitor",
+                )
+
+
+def check_volumes(r: Rendered, rep: Report) -> None:
+    """MySQL's data directory is a subdirectory of its volume: ext4 puts
+    lost+found at a volume's root, and mysqld refuses to initialise a data
+    directory that is not empty."""
+    for pod in r.pods:
+        claims = {
+            v["name"] for v in pod.spec.get("volumes") or [] if "persistentVolumeClaim" in v
+        }
+        for c in pod.containers(init=False):
+            if image_short_name(c.get("image", ""))[0] != "mysql":
+                continue
+            for m in c.get("volumeMounts") or []:
+                if m.get("mountPath") == "/var/lib/mysql" and m["name"] in claims:
+                    rep.check(
+                        "volumes",
+                        bool(m.get("subPath")),
+                        f"{pod.owner}/{c['name']}",
+                        "the data volume is mounted at its root: set subPath (ext4's lost+found breaks mysqld's first start)",
+                    )
+
+
 def check_others(r: Rendered, rep: Report) -> None:
+    check_metrics(r, rep)
+    check_volumes(r, rep)
     for d in r.docs:
         labels = d["metadata"].get("labels") or {}
         rep.check(
@@ -1070,6 +1242,56 @@ MUTATIONS = [
         ),
     ),
     ("an HPA target that still sets replicas", lambda d: _obj(d, "Deployment", "relays")["spec"].update(replicas=2)),
+    (
+        "GRAPHQL_MODE with a value the frontend does not know",
+        lambda d: _env(_container(d, "to-do-app-frontend"), "GRAPHQL_MODE").update(value="proxied"),
+    ),
+    (
+        "CONTROLLER_MODE not set",
+        lambda d: _container(d, "tool-portal-pods", 0).update(
+            env=[e for e in _container(d, "tool-portal-pods", 0)["env"] if e["name"] != "CONTROLLER_MODE"]
+        ),
+    ),
+    (
+        "CONTROLLER_UPSTREAM on a port no container of the pod has",
+        lambda d: _env(_container(d, "tool-portal-pods", 0), "CONTROLLER_UPSTREAM").update(
+            value="http://localhost:8082"
+        ),
+    ),
+    (
+        "proxy-mode SERVER_URI names no Service (a browser address instead)",
+        lambda d: _obj(d, "ConfigMap", "backend-conf")["data"].update({"server-uri": "localhost:30301"}),
+    ),
+    (
+        "direct-mode SERVER_URI that the browser cannot reach",
+        lambda d: _env(_container(d, "to-do-app-frontend"), "GRAPHQL_MODE").update(value="direct"),
+    ),
+    (
+        "a pod template without the scrape annotation",
+        lambda d: _obj(d, "Deployment", "relays")["spec"]["template"]["metadata"].pop("annotations"),
+    ),
+    (
+        "a scrape annotation on a port nothing listens on",
+        lambda d: _obj(d, "Deployment", "sinks")["spec"]["template"]["metadata"]["annotations"].update(
+            {"prometheus.io/port": "9090"}
+        ),
+    ),
+    (
+        "a PodMonitor port name the pods do not have",
+        lambda d: _obj(d, "PodMonitor", "tool-portal")["spec"]["podMetricsEndpoints"][1].update(port="controller"),
+    ),
+    (
+        "a PodMonitor field the CRD does not know",
+        lambda d: _obj(d, "PodMonitor", "to-do-app")["spec"]["podMetricsEndpoints"][0].update(intervall="30s"),
+    ),
+    (
+        "a PodMonitor selecting no pod",
+        lambda d: _obj(d, "PodMonitor", "message-chain")["spec"]["selector"]["matchLabels"].update(app="chain"),
+    ),
+    (
+        "MySQL's data volume mounted at its root",
+        lambda d: _container(d, "mysql")["volumeMounts"][0].pop("subPath"),
+    ),
     (
         "a PVC that does not exist",
         lambda d: _obj(d, "Deployment", "mysql")["spec"]["template"]["spec"]["volumes"][0][

@@ -94,9 +94,10 @@ for i in 1 2 3; do
   start "sender-$i" sender PORT=$port BIND_ADDR="$a" RELAY_URL="$order" SEND_INTERVAL="$interval"
 done
 
-# The portal: the page (model) tells the browser to load the controller's
-# script from the same host on CONTROLLER_PORT, as in the cluster.
-start portal-model portal-model PORT=30000 BIND_ADDR=127.0.0.1 STORE=memory CONTROLLER_PORT=30100
+# The portal: the page loads the controller's script from /controller/ on
+# the model, which fetches it from the controller (CONTROLLER_UPSTREAM), as
+# in the cluster's pod. CONTROLLER_PORT is for CONTROLLER_MODE=direct.
+start portal-model portal-model PORT=30000 BIND_ADDR=127.0.0.1 STORE=memory CONTROLLER_UPSTREAM=http://127.0.0.1:30100 CONTROLLER_PORT=30100
 start portal-controller portal-controller PORT=30100 BIND_ADDR=127.0.0.1
 
 # The to-do app: the frontend tells the browser where the backend is.
@@ -117,7 +118,7 @@ cat <<INFO
     log files:   $run_dir/relay-*/Relay_*.txt   $run_dir/sink-*/Sink_*.txt
     service logs: $run_dir/*/service.log    metrics: http://$(addr 21):8201/metrics
 
-==> the tool portal:  http://127.0.0.1:30000/   (controller script from http://127.0.0.1:30100/)
+==> the tool portal:  http://127.0.0.1:30000/   (controller script through it, from http://127.0.0.1:30100/)
 ==> the to-do board:  http://127.0.0.1:30300/   (GraphQL explorer: http://127.0.0.1:30301/graphql)
 
     Ctrl-C stops everything. The senders' transcripts follow:

@@ -1,14 +1,17 @@
 //! The tool portal's Model and View: a team's catalogue of tools.
 //!
-//! The seed this follows puts three containers in one pod: this one (the
+//! The portal article puts three containers in one pod: this one (the
 //! Model, which owns the data, and the View, the page a browser loads
 //! first), the Controller (portal-controller, which serves the page's
 //! JavaScript) and MongoDB. They reach each other over `localhost`; a
-//! NodePort Service exposes this service on 30000 and the Controller on
-//! 30100.
+//! NodePort Service exposes this service on 30000 (and, for the direct
+//! mode, the Controller on 30100).
 //!
-//! * [`view`]: `GET /`, the HTML page, and the rule for where the page
-//!   loads the Controller from (`CONTROLLER_URL`, `CONTROLLER_PORT`).
+//! * [`view`]: `GET /`, the HTML page, and where the page loads the
+//!   Controller from (`CONTROLLER_MODE`, `CONTROLLER_URL`, `CONTROLLER_PORT`).
+//! * [`controller`]: `GET /controller/{file}`, the Controller's files
+//!   fetched over the pod's localhost (`CONTROLLER_MODE=proxy`, the default),
+//!   so the browser needs only this service's address.
 //! * [`api`]: the JSON API for tools under `/api/tools`.
 //! * [`tool`]: what a tool is and how a request body is validated.
 //! * [`store`]: MongoDB (`STORE=mongo`, the default, as in the pod) or this
@@ -21,6 +24,7 @@
 //! (see [`store::mongo`]).
 
 pub mod api;
+pub mod controller;
 pub mod error;
 pub mod store;
 pub mod tool;
@@ -87,17 +91,65 @@ pub struct Config {
     #[arg(long, env = "MONGO_TIMEOUT", default_value = "3s", value_parser = humantime_duration)]
     pub mongo_timeout: Duration,
 
-    /// Base URL the page loads the Controller's portal.js and portal.css
-    /// from. Unset: the page's own scheme and host name with port
-    /// CONTROLLER_PORT, computed in the browser.
+    /// `proxy`: the page loads the Controller's files from `/controller/`
+    /// on its own origin, and this service fetches them from
+    /// CONTROLLER_UPSTREAM (one browser address per app). `direct`: the
+    /// browser fetches them from the Controller itself (CONTROLLER_URL, or
+    /// the page's host on CONTROLLER_PORT), as in the portal article.
+    #[arg(long, env = "CONTROLLER_MODE", value_enum, default_value_t = ControllerMode::Proxy)]
+    pub controller_mode: ControllerMode,
+
+    /// With CONTROLLER_MODE=proxy: where this service reaches the
+    /// Controller. In the pod it is another container, so localhost.
+    #[arg(long, env = "CONTROLLER_UPSTREAM", default_value = "http://localhost:8081", value_parser = parse_upstream)]
+    pub controller_upstream: Url,
+
+    /// With CONTROLLER_MODE=proxy: how long connecting to the Controller may
+    /// take (502 after).
+    #[arg(long, env = "CONTROLLER_CONNECT_TIMEOUT", default_value = "1s", value_parser = humantime_duration)]
+    pub controller_connect_timeout: Duration,
+
+    /// With CONTROLLER_MODE=proxy: how long one fetch from the Controller
+    /// may take in all (504 after).
+    #[arg(long, env = "CONTROLLER_TIMEOUT", default_value = "5s", value_parser = humantime_duration)]
+    pub controller_timeout: Duration,
+
+    /// With CONTROLLER_MODE=proxy: the largest file passed on from the
+    /// Controller, in bytes (502 above). Its two files are a few KiB.
+    #[arg(long, env = "CONTROLLER_MAX_REPLY_BYTES", default_value_t = 1024 * 1024)]
+    pub controller_max_reply_bytes: usize,
+
+    /// With CONTROLLER_MODE=direct: base URL the browser loads portal.js and
+    /// portal.css from. Unset: the page's own scheme and host name with
+    /// port CONTROLLER_PORT, computed in the browser.
     #[arg(long, env = "CONTROLLER_URL", value_parser = parse_controller_url)]
     pub controller_url: Option<Url>,
 
-    /// Port of the Controller on the page's host, used when CONTROLLER_URL
-    /// is unset. 8081 matches portal-controller's default for local runs;
-    /// in the pod set it to the Controller's nodePort (30100).
+    /// With CONTROLLER_MODE=direct and CONTROLLER_URL unset: port of the
+    /// Controller on the page's host. 8081 matches portal-controller's
+    /// default for local runs; in the cluster, the Controller's nodePort
+    /// (30100).
     #[arg(long, env = "CONTROLLER_PORT", default_value_t = 8081)]
     pub controller_port: u16,
+}
+
+/// Who fetches the Controller's files: this service, or the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ControllerMode {
+    /// From `/controller/` on the page's origin, forwarded over localhost.
+    Proxy,
+    /// From the Controller's own address (the article's design).
+    Direct,
+}
+
+fn parse_upstream(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("not an absolute URL: {e}"))?;
+    if url.scheme() != "http" || url.host_str().is_none() {
+        return Err(
+            "must be an http:// URL with a host (the pod's network is plain HTTP)".to_owned(),
+        );
+    }
+    Ok(url)
 }
 
 fn parse_secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -129,6 +181,12 @@ impl Config {
             mongo_url: SecretString::from("mongodb://127.0.0.1:27017"),
             mongo_db: "portal".to_owned(),
             mongo_timeout: Duration::from_secs(2),
+            controller_mode: ControllerMode::Proxy,
+            controller_upstream: Url::parse("http://127.0.0.1:8081")
+                .unwrap_or_else(|_| unreachable!("a literal, valid URL")),
+            controller_connect_timeout: Duration::from_secs(1),
+            controller_timeout: Duration::from_secs(5),
+            controller_max_reply_bytes: 1024 * 1024,
             controller_url: None,
             controller_port: 8081,
         }
@@ -140,6 +198,8 @@ impl Config {
 pub enum Error {
     #[error(transparent)]
     MongoConfig(#[from] store::mongo::ConfigError),
+    #[error("cannot build the HTTP client for the Controller: {0}")]
+    Client(#[from] reqwest::Error),
     #[error("serving HTTP failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -152,16 +212,21 @@ pub struct AppState {
     pub kit: Kit,
     /// Largest request body accepted, in bytes (413 above).
     pub max_body: usize,
+    /// Set with CONTROLLER_MODE=proxy: serves `/controller/{file}`.
+    pub controller: Option<controller::ControllerProxy>,
 }
 
 /// The API and the page, wrapped in the standard stack (request ids,
 /// tracing, metrics, probes).
 pub fn app(state: AppState) -> Router {
-    let routes = Router::new()
+    let mut routes = Router::new()
         .merge(view::routes())
         .merge(api::routes())
         .layer(DefaultBodyLimit::max(state.max_body))
         .with_state(state.clone());
+    if let Some(controller) = state.controller.clone() {
+        routes = routes.merge(controller.routes());
+    }
     state.kit.wrap(routes)
 }
 
@@ -196,19 +261,42 @@ pub async fn run(
     // Not ready until the store is: memory at once, MongoDB when it answers.
     let kit = Kit::new(false, |_| {});
     let store = open_store(&config, &kit).await?;
-    let view = View::new(config.controller_url.as_ref(), config.controller_port);
-    match &config.controller_url {
-        Some(url) => tracing::info!(%url, "the page loads the Controller from CONTROLLER_URL"),
-        None => tracing::info!(
-            port = config.controller_port,
-            "the page loads the Controller from its own host name, port CONTROLLER_PORT"
-        ),
-    }
+    let (view, controller) = match (config.controller_mode, &config.controller_url) {
+        (ControllerMode::Proxy, _) => {
+            tracing::info!(
+                upstream = %config.controller_upstream,
+                "CONTROLLER_MODE=proxy: the page loads the Controller from {}/ here",
+                controller::PREFIX
+            );
+            let proxy = controller::ControllerProxy::new(
+                config.controller_upstream.clone(),
+                config.controller_connect_timeout,
+                config.controller_timeout,
+                config.controller_max_reply_bytes,
+            )?;
+            (
+                View::new(Some(controller::PREFIX), config.controller_port),
+                Some(proxy),
+            )
+        }
+        (ControllerMode::Direct, Some(url)) => {
+            tracing::info!(%url, "CONTROLLER_MODE=direct: the page loads the Controller from CONTROLLER_URL");
+            (View::new(Some(url.as_str()), config.controller_port), None)
+        }
+        (ControllerMode::Direct, None) => {
+            tracing::info!(
+                port = config.controller_port,
+                "CONTROLLER_MODE=direct: the page loads the Controller from its own host name, port CONTROLLER_PORT"
+            );
+            (View::new(None, config.controller_port), None)
+        }
+    };
     let state = AppState {
         store,
         view,
         kit: kit.clone(),
         max_body: config.service.max_body_bytes,
+        controller,
     };
     let app = app(state);
     service_kit::serve(

@@ -5,7 +5,14 @@
 //! script to the page; the script then builds the UI and talks to this
 //! service's API on the page's own origin.
 //!
-//! # Where the page loads the Controller from (the `CONTROLLER_URL` rule)
+//! # Where the page loads the Controller from
+//!
+//! With `CONTROLLER_MODE=proxy` (the default) the page loads
+//! `/controller/portal.js` and `/controller/portal.css` from its own
+//! origin, and this service fetches them from the Controller over the
+//! pod's localhost ([`crate::controller`]). Nothing depends on which
+//! address the browser used. With `CONTROLLER_MODE=direct`, the article's
+//! design, the browser fetches them from the Controller itself:
 //!
 //! 1. If `CONTROLLER_URL` is set (say `https://static.example.com/portal`),
 //!    the page loads `$CONTROLLER_URL/portal.js` and `$CONTROLLER_URL/portal.css`.
@@ -14,16 +21,15 @@
 //!    (default 8081). That is `location.protocol + "//" +
 //!    location.hostname + ":" + CONTROLLER_PORT`, evaluated in the browser.
 //!
-//! Why the browser and not the server: in the seed's pod the page is
+//! Why the browser and not the server, in direct mode: in the article's pod the page is
 //! reached at `http://<any-node>:30000` (a NodePort) and the Controller at
 //! the *same node* on 30100. Only the browser knows which node name or IP
 //! the user typed; the server would have to trust the `Host` header, and
-//! nothing here has to be configured per node. The Kubernetes manifest sets
-//! `CONTROLLER_PORT=30100` (the Controller's nodePort, next to the
-//! `nodePort: 30100` it must match); locally the default 8081 matches
-//! portal-controller's default port, so both binaries run with no settings
-//! at all. Behind an ingress or a port-forward with other ports, set
-//! `CONTROLLER_PORT` or `CONTROLLER_URL`.
+//! nothing here has to be configured per node. In direct mode the
+//! Kubernetes manifest must set `CONTROLLER_PORT=30100` (the Controller's
+//! nodePort); locally the default 8081 matches portal-controller's default
+//! port. That breaks behind an Ingress, a port-forward or `minikube
+//! service`, which is why proxy mode is the default.
 //!
 //! # Content Security Policy
 //!
@@ -33,6 +39,7 @@
 //! may only go to this origin. An injected `<script>` anywhere would not
 //! run.
 
+use crate::AppState;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -40,9 +47,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use url::Url;
-
-use crate::AppState;
 
 /// The bootstrap script, inlined into the page. Its text is hashed into the
 /// Content-Security-Policy, so it must not vary per request: the settings
@@ -67,7 +71,7 @@ const BOOTSTRAP: &str = r#"
     status.className = 'error';
     status.setAttribute('role', 'alert');
     status.textContent = `Could not load the portal's controller script from ${js.src}. ` +
-      'Is portal-controller running, and is CONTROLLER_PORT or CONTROLLER_URL right?';
+      'Is portal-controller running (and, with CONTROLLER_MODE=direct, is CONTROLLER_PORT or CONTROLLER_URL right)?';
   };
   document.head.append(js);
   document.documentElement.dataset.controller = base;
@@ -82,11 +86,13 @@ pub struct View {
 }
 
 impl View {
-    /// Render the page for a Controller at `controller_url` (if set) or on
-    /// the page's host at `controller_port`; see the module docs.
-    pub fn new(controller_url: Option<&Url>, controller_port: u16) -> Self {
+    /// Render the page for a Controller at base `controller_url` (if set:
+    /// an absolute URL, or a path on the page's origin such as
+    /// `/controller`) or on the page's host at `controller_port`; see the
+    /// module docs.
+    pub fn new(controller_url: Option<&str>, controller_port: u16) -> Self {
         let config = json!({
-            "controllerUrl": controller_url.map(Url::as_str),
+            "controllerUrl": controller_url,
             "controllerPort": controller_port,
         });
         // JSON inside <script> must not be able to close the element.
@@ -194,8 +200,8 @@ mod tests {
 
     #[test]
     fn config_cannot_close_the_script_element() {
-        let url = Url::parse("http://x/</script><script>alert(1)</script>").unwrap();
-        let view = View::new(Some(&url), 8081);
+        let url = url::Url::parse("http://x/</script><script>alert(1)</script>").unwrap();
+        let view = View::new(Some(url.as_str()), 8081);
         assert!(!view.html().contains("</script><script>alert"));
     }
 

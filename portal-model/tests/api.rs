@@ -433,10 +433,12 @@ async fn bad_paging_parameters_are_400(backend: Backend) {
     assert_invalid(app.get(&format!("/api/tools?q={long}")).await, Some("q")).await;
 }
 
-/// The View, on the memory store (the page does not depend on the store).
+/// CONTROLLER_MODE=direct, on the memory store (the page does not depend
+/// on the store).
 #[tokio::test]
 async fn the_view_loads_the_controller_by_the_documented_rule() {
     let mut config = support::config(Backend::Memory);
+    config.controller_mode = portal_model::ControllerMode::Direct;
     config.controller_port = 30100;
     let app = support::spawn_with(config).await;
     app.wait_ready(std::time::Duration::from_secs(5)).await;
@@ -455,6 +457,7 @@ async fn the_view_loads_the_controller_by_the_documented_rule() {
     assert!(html.contains("location.hostname"), "{html}");
 
     let mut config = support::config(Backend::Memory);
+    config.controller_mode = portal_model::ControllerMode::Direct;
     config.controller_url = Some("https://static.example.com/portal/".parse().expect("URL"));
     let app = support::spawn_with(config).await;
     let html = app.get("/").await.text().await.expect("body");
@@ -462,4 +465,97 @@ async fn the_view_loads_the_controller_by_the_documented_rule() {
         html.contains("\"controllerUrl\":\"https://static.example.com/portal/\""),
         "{html}"
     );
+}
+
+/// Start portal-controller on 127.0.0.1:0; return its base URL and a stop
+/// handle.
+async fn spawn_controller() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("local address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        let config = portal_controller::Config::for_tests();
+        if let Err(err) = portal_controller::run(listener, config, shutdown).await {
+            panic!("portal-controller failed: {err}");
+        }
+    });
+    (format!("http://{addr}"), stop)
+}
+
+/// CONTROLLER_MODE=proxy (the default): the page names `/controller` on
+/// its own origin, and the files come from the Controller through here.
+#[tokio::test]
+async fn proxy_mode_serves_the_controller_from_the_pages_origin() {
+    let (controller, _stop) = spawn_controller().await;
+    let mut config = support::config(Backend::Memory);
+    config.controller_upstream = controller.parse().expect("URL");
+    let app = support::spawn_with(config).await;
+    app.wait_ready(std::time::Duration::from_secs(5)).await;
+
+    let html = app.get("/").await.text().await.expect("body");
+    assert!(html.contains("\"controllerUrl\":\"/controller\""), "{html}");
+
+    let direct = app
+        .http
+        .get(format!("{controller}/portal.js"))
+        .send()
+        .await
+        .expect("controller");
+    let direct_etag = direct.headers()["etag"].clone();
+    let direct_body = direct.text().await.expect("body");
+
+    let js = app.get("/controller/portal.js").await;
+    assert_eq!(js.status(), StatusCode::OK);
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("text/javascript"),
+        "{:?}",
+        js.headers()
+    );
+    assert_eq!(js.headers()["etag"], direct_etag);
+    assert_eq!(js.text().await.expect("body"), direct_body);
+    assert_eq!(
+        app.get("/controller/portal.css").await.status(),
+        StatusCode::OK
+    );
+    // Revalidation still ends in a bodiless 304.
+    let again = app
+        .http
+        .get(app.url("/controller/portal.js"))
+        .header("if-none-match", direct_etag)
+        .send()
+        .await
+        .expect("revalidate");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    // The Controller's 404s stay 404s.
+    // (`a%2Fb` reaches the handler as `a/b`: still one name, still a 404.)
+    for path in ["/controller/nope.js", "/controller/a%2Fb", "/controller/"] {
+        assert_eq!(
+            app.get(path).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn proxy_mode_reports_a_missing_controller_as_502() {
+    let mut config = support::config(Backend::Memory);
+    config.controller_upstream = format!("http://127.0.0.1:{}", support::mongo::free_port())
+        .parse()
+        .expect("URL");
+    let app = support::spawn_with(config).await;
+    app.wait_ready(std::time::Duration::from_secs(5)).await;
+    let response = app.get("/controller/portal.js").await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let text = response.text().await.expect("body");
+    assert!(text.contains("portal-controller is unreachable"), "{text}");
+    assert!(!text.contains("127.0.0.1"), "{text}");
 }

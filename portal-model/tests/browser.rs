@@ -1,6 +1,9 @@
 //! The whole portal in headless Chromium: the View from portal-model, the
-//! Controller's script from portal-controller on another port, and a tool
-//! added, found, edited and deleted through the UI.
+//! Controller's script through portal-model's `/controller/` (the browser
+//! can reach nothing but portal-model's port), and a tool added, found,
+//! edited and deleted through the UI. A second test loads the Controller
+//! straight from its own port (CONTROLLER_MODE=direct, the article's
+//! design).
 //!
 //! Fails (never skips) when Chromium or chromedriver is missing; see
 //! `service_kit::testing`.
@@ -66,16 +69,54 @@ async fn api_tools(app: &support::TestApp, query: &str) -> Vec<serde_json::Value
     page["items"].as_array().cloned().unwrap_or_default()
 }
 
+/// The URLs of every resource the page loaded.
+async fn loaded_resources(browser: &Browser) -> Vec<String> {
+    let loaded = browser
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name)",
+            vec![],
+        )
+        .await
+        .expect("list loaded resources");
+    serde_json::from_value(loaded).expect("a list of URLs")
+}
+
 #[tokio::test]
-async fn add_find_edit_delete_through_the_ui() {
+async fn add_find_edit_delete_with_only_the_model_reachable() {
     let (controller_port, _stop_controller) = spawn_controller().await;
     let mut config = support::config(Backend::Memory);
-    // The default rule: no CONTROLLER_URL, the page's host on this port.
-    config.controller_port = controller_port;
+    // The default CONTROLLER_MODE=proxy, over loopback as in the pod.
+    config.controller_upstream = format!("http://127.0.0.1:{controller_port}")
+        .parse()
+        .expect("URL");
     let app = support::spawn_with(config).await;
     app.wait_ready(Duration::from_secs(5)).await;
+    let model_port: u16 = app
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("the app's port");
 
-    let browser = Browser::start().await;
+    let browser = Browser::start_reaching_only(model_port).await;
+    // The premise: this browser cannot reach the Controller's port.
+    browser
+        .goto(&format!("http://127.0.0.1:{controller_port}/portal.js"))
+        .await
+        .ok();
+    let shown = browser
+        .execute(
+            "return document.body ? document.body.innerText : ''",
+            vec![],
+        )
+        .await
+        .expect("page text");
+    let shown = shown.as_str().unwrap_or_default();
+    assert!(
+        shown.contains("ERR_PROXY_CONNECTION_FAILED"),
+        "the browser reached the Controller directly: {shown}"
+    );
+
     browser.goto(&app.url("/")).await.expect("load the View");
 
     // The Controller ran: it built the form.
@@ -83,7 +124,42 @@ async fn add_find_edit_delete_through_the_ui() {
         browser.find(Locator::Css("#tool-form")).await.ok()
     })
     .await;
-    // ... and its script came from portal-controller's port, not the page's.
+    // ... and its files came through the page's own origin.
+    let loaded = loaded_resources(&browser).await;
+    assert!(
+        loaded.contains(&app.url("/controller/portal.js")),
+        "{loaded:?}"
+    );
+    assert!(
+        loaded.contains(&app.url("/controller/portal.css")),
+        "{loaded:?}"
+    );
+    assert!(
+        loaded.iter().all(|url| url.starts_with(&app.base)),
+        "{loaded:?}"
+    );
+    wait_for_names(&browser, &[]).await;
+    add_find_edit_delete(&browser, &app).await;
+    browser.close().await;
+}
+
+/// CONTROLLER_MODE=direct: the page's host on CONTROLLER_PORT.
+#[tokio::test]
+async fn direct_mode_loads_the_controller_from_its_own_port() {
+    let (controller_port, _stop_controller) = spawn_controller().await;
+    let mut config = support::config(Backend::Memory);
+    config.controller_mode = portal_model::ControllerMode::Direct;
+    config.controller_port = controller_port;
+    let app = support::spawn_with(config).await;
+    app.wait_ready(Duration::from_secs(5)).await;
+
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/")).await.expect("load the View");
+    eventually("the controller to build the UI", || async {
+        browser.find(Locator::Css("#tool-form")).await.ok()
+    })
+    .await;
+    // Its script came from portal-controller's port, not the page's.
     let controller = format!("http://127.0.0.1:{controller_port}");
     let loaded = browser
         .execute(
@@ -106,7 +182,12 @@ async fn add_find_edit_delete_through_the_ui() {
         "model and controller must be on different ports"
     );
     wait_for_names(&browser, &[]).await;
+    browser.close().await;
+}
 
+/// Add two tools, find, edit and delete them through the UI, and check that
+/// bad input is reported.
+async fn add_find_edit_delete(browser: &Browser, app: &support::TestApp) {
     // Add two tools.
     for (name, url, description, tags) in [
         (
@@ -117,10 +198,10 @@ async fn add_find_edit_delete_through_the_ui() {
         ),
         ("Jenkins", "https://ci.example.com", "Builds", "ci"),
     ] {
-        fill(&browser, "#tool-name", name).await;
-        fill(&browser, "#tool-url", url).await;
-        fill(&browser, "#tool-description", description).await;
-        fill(&browser, "#tool-tags", tags).await;
+        fill(browser, "#tool-name", name).await;
+        fill(browser, "#tool-url", url).await;
+        fill(browser, "#tool-description", description).await;
+        fill(browser, "#tool-tags", tags).await;
         browser
             .find(Locator::Css("#save"))
             .await
@@ -134,14 +215,14 @@ async fn add_find_edit_delete_through_the_ui() {
         })
         .await;
     }
-    wait_for_names(&browser, &["Grafana", "Jenkins"]).await;
-    let stored = api_tools(&app, "?q=grafana").await;
+    wait_for_names(browser, &["Grafana", "Jenkins"]).await;
+    let stored = api_tools(app, "?q=grafana").await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["tags"], serde_json::json!(["ops", "metrics"]));
 
     // Find it by search (a tag, in another case).
-    fill(&browser, "#search", "METRICS").await;
-    wait_for_names(&browser, &["Grafana"]).await;
+    fill(browser, "#search", "METRICS").await;
+    wait_for_names(browser, &["Grafana"]).await;
 
     // Edit it.
     let item = browser
@@ -154,7 +235,7 @@ async fn add_find_edit_delete_through_the_ui() {
         .click()
         .await
         .expect("click edit");
-    fill(&browser, "#tool-name", "Grafana OSS").await;
+    fill(browser, "#tool-name", "Grafana OSS").await;
     browser
         .find(Locator::Css("#save"))
         .await
@@ -162,8 +243,8 @@ async fn add_find_edit_delete_through_the_ui() {
         .click()
         .await
         .expect("click save");
-    wait_for_names(&browser, &["Grafana OSS"]).await;
-    let stored = api_tools(&app, "?q=grafana").await;
+    wait_for_names(browser, &["Grafana OSS"]).await;
+    let stored = api_tools(app, "?q=grafana").await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["name"], "Grafana OSS");
     assert_eq!(stored[0]["url"], "https://grafana.example.com/");
@@ -185,13 +266,13 @@ async fn add_find_edit_delete_through_the_ui() {
             .then_some(())
     })
     .await;
-    assert!(api_tools(&app, "?q=grafana").await.is_empty());
-    fill(&browser, "#search", "").await;
-    wait_for_names(&browser, &["Jenkins"]).await;
+    assert!(api_tools(app, "?q=grafana").await.is_empty());
+    fill(browser, "#search", "").await;
+    wait_for_names(browser, &["Jenkins"]).await;
 
     // An API error is shown to the user, naming what is wrong.
-    fill(&browser, "#tool-name", "Broken").await;
-    fill(&browser, "#tool-url", "ftp://files.example.com").await;
+    fill(browser, "#tool-name", "Broken").await;
+    fill(browser, "#tool-url", "ftp://files.example.com").await;
     browser
         .find(Locator::Css("#save"))
         .await
@@ -214,17 +295,34 @@ async fn add_find_edit_delete_through_the_ui() {
         .await
         .expect("attribute");
     assert_eq!(invalid.as_deref(), Some("true"));
-
-    browser.close().await;
 }
 
 #[tokio::test]
 async fn the_page_says_so_when_the_controller_is_unreachable() {
+    // Direct mode: nothing on CONTROLLER_PORT.
     let mut config = support::config(Backend::Memory);
+    config.controller_mode = portal_model::ControllerMode::Direct;
     config.controller_port = support::mongo::free_port();
     let app = support::spawn_with(config).await;
     app.wait_ready(Duration::from_secs(5)).await;
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/")).await.expect("load the View");
+    let status = eventually("the load failure to be shown", || async {
+        let status = browser.find(Locator::Css("#portal-status")).await.ok()?;
+        let text = status.text().await.ok()?;
+        text.contains("Could not load").then_some(text)
+    })
+    .await;
+    assert!(status.contains("portal-controller"), "{status}");
+    browser.close().await;
 
+    // Proxy mode: nothing at CONTROLLER_UPSTREAM; the 502 fails the load.
+    let mut config = support::config(Backend::Memory);
+    config.controller_upstream = format!("http://127.0.0.1:{}", support::mongo::free_port())
+        .parse()
+        .expect("URL");
+    let app = support::spawn_with(config).await;
+    app.wait_ready(Duration::from_secs(5)).await;
     let browser = Browser::start().await;
     browser.goto(&app.url("/")).await.expect("load the View");
     let status = eventually("the load failure to be shown", || async {

@@ -227,6 +227,8 @@ echo "$got" | grep -q "\"name\":\"$name\"" \
 curl -fsS "$PORTAL/api/tools" | grep -q "$name" || { failed_ctr=$(ctrs portal-model); fail "portal: tool missing from the list"; }
 curl -fsS "$PORTAL/" | grep -qi '<html' || { failed_ctr=$(ctrs portal-model); fail "portal: page"; }
 curl -fsS -o /dev/null http://127.0.0.1:30100/portal.js || { failed_ctr=$(ctrs portal-controller); fail "portal: controller script"; }
+# The page's one origin: the Model forwards the Controller's files.
+curl -fsS -o /dev/null "$PORTAL/controller/portal.js" || { failed_ctr="$(ctrs portal-model) $(ctrs portal-controller)"; fail "portal: controller script through the Model"; }
 echo "  ok: $got"
 
 # --- 3c. to-do -------------------------------------------------------------
@@ -262,5 +264,10 @@ assert hit and [i["name"] for i in hit[0]["items"]] == ["smoke-item"], lists
 print("  ok:", json.dumps(hit[0]))
 PY
 curl -fsS -o /dev/null http://127.0.0.1:30300/ || { failed_ctr=$(ctrs todo-frontend); fail "to-do: board page"; }
+# The page's one origin: the frontend forwards /graphql to the back end.
+GQL=http://127.0.0.1:30300/graphql
+out=$(gql '{ lists { name } }') && echo "$out" | grep -q "$list" \
+  || { failed_ctr="$(ctrs todo-frontend) $(ctrs todo-backend)"; fail "to-do: GraphQL through the frontend (got: ${out:-nothing})"; }
+echo "  ok: the frontend's /graphql reaches the back end"
 
 say "PASSED"

@@ -5,8 +5,12 @@
 # k8s/overlays/podman-portal). Drives the pod through its published ports:
 #   - the JSON API creates a tool and reads it back (model -> MongoDB over
 #     the pod's localhost);
-#   - the page (the View) loads and points at the Controller on port 30100;
-#   - the Controller serves the page's script and stylesheet.
+#   - the page (the View) loads and points at /controller/ on its own origin
+#     (CONTROLLER_MODE=proxy);
+#   - the Model serves the Controller's script and stylesheet there, fetched
+#     from the Controller over the pod's localhost (identical bytes), and the
+#     Controller still serves them itself on port 30100 (for the direct
+#     mode).
 # Tears the pod down afterwards, also on failure; prints the pod's container
 # logs when a check fails.
 #
@@ -73,9 +77,12 @@ echo "  ok: $got"
 say "page and Controller"
 page=$(curl -fsS "$MODEL/") || fail "GET /"
 echo "$page" | grep -qi '<html' || fail "page is not HTML"
-echo "$page" | grep -q '30100' || fail "page does not point at the Controller's port 30100"
-curl -fsS -o /dev/null "$CONTROLLER/portal.js" || fail "GET $CONTROLLER/portal.js"
-curl -fsS -o /dev/null "$CONTROLLER/portal.css" || fail "GET $CONTROLLER/portal.css"
-echo "  ok: page loads, portal.js and portal.css served"
+echo "$page" | grep -q '"controllerUrl":"/controller"' || fail "page does not load the Controller from /controller on its own origin"
+for file in portal.js portal.css; do
+  via_model=$(curl -fsS "$MODEL/controller/$file") || fail "GET $MODEL/controller/$file (through the pod's localhost)"
+  direct=$(curl -fsS "$CONTROLLER/$file") || fail "GET $CONTROLLER/$file"
+  [ "$via_model" = "$direct" ] || fail "$file through the Model differs from the Controller's"
+done
+echo "  ok: page loads; portal.js and portal.css served through the Model's origin and by the Controller"
 
 say "PASSED"

@@ -84,6 +84,35 @@ impl Browser {
     /// When Chromium or chromedriver is missing or does not start: browser
     /// tests must fail, not skip, on a machine that cannot run them.
     pub async fn start() -> Browser {
+        Self::start_with_args(&[]).await
+    }
+
+    /// Like [`Browser::start`], but the browser can reach only
+    /// `127.0.0.1:<port>`: every other address, loopback included, goes to
+    /// a proxy that is not there and fails. For proving that a page works
+    /// with only its own origin reachable, as behind a port-forward or an
+    /// Ingress where the app's other services have no address at all.
+    ///
+    /// # Panics
+    ///
+    /// As [`Browser::start`].
+    pub async fn start_reaching_only(port: u16) -> Browser {
+        let nowhere = free_port();
+        Self::start_with_args(&[
+            format!("--proxy-server=http://127.0.0.1:{nowhere}"),
+            // `<-loopback>` removes Chromium's implicit bypass for loopback
+            // addresses, so only the one origin listed here goes direct.
+            format!("--proxy-bypass-list=<-loopback>;127.0.0.1:{port}"),
+        ])
+        .await
+    }
+
+    /// [`Browser::start`] with extra Chromium command-line flags.
+    ///
+    /// # Panics
+    ///
+    /// As [`Browser::start`].
+    pub async fn start_with_args(extra: &[String]) -> Browser {
         let chrome = find_binary(
             "CHROME_BIN",
             &["chromium", "chromium-browser", "google-chrome"],
@@ -122,6 +151,7 @@ impl Browser {
         }
 
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| (*f).to_owned()).collect();
+        args.extend(extra.iter().cloned());
         args.push(format!(
             "--user-data-dir={}",
             profile.path().join("profile").display()

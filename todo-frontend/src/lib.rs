@@ -1,4 +1,5 @@
-//! todo-frontend: the to-do board UI (seed 004's `to-do-app-frontend`).
+//! todo-frontend: the to-do board UI (the `to-do-app-frontend` of the
+//! to-do article).
 //!
 //! The original was an Angular bundle whose container rewrote the literal
 //! `${SERVER_URI}` in its JavaScript at start-up, so the browser called
@@ -8,22 +9,35 @@
 //! * the page is plain modern JavaScript, no framework and no build step,
 //!   and every asset is compiled into the binary (`include_str!`), so the
 //!   image is one file and cannot drift from the code;
-//! * `SERVER_URI` is read once at start-up (host[:port] as the seed's
-//!   ConfigMap holds it, or a full URL), turned into the GraphQL URL, and
-//!   served as `/config.js`, a one-line script the page loads first;
+//! * `SERVER_URI` is read once at start-up (host[:port] as the article's
+//!   ConfigMap holds it, or a full URL) and turned into the GraphQL URL;
+//!   the page learns where to send GraphQL from `/config.js`, a one-line
+//!   script it loads first;
 //! * every other unknown GET path answers `index.html`, as the original's
 //!   single-page server did, so deep links and reloads work.
 //!
-//! The browser talks to the backend itself, so `SERVER_URI` must be an
-//! address the *browser* can reach (in the seed: the backend Service's
-//! external IP), not only one the frontend pod can resolve.
+//! # Where the browser sends GraphQL (`GRAPHQL_MODE`)
+//!
+//! * `proxy` (the default): the page posts to `/graphql` on its own origin
+//!   and this service forwards the call to `SERVER_URI` over the cluster
+//!   network ([`proxy`]). One address per app is enough, whatever the
+//!   browser used to reach the page (NodePort on any node, port-forward,
+//!   `minikube service`, an Ingress).
+//! * `direct`: the original design. The page calls `SERVER_URI` itself, so
+//!   `SERVER_URI` must be an address the *browser* can reach, and
+//!   todo-backend answers CORS for it. The article's Angular frontend works
+//!   only this way, and todo-backend keeps serving it.
+
+pub mod proxy;
 
 use std::future::Future;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
 use url::Url;
@@ -33,18 +47,53 @@ use url::Url;
 #[command(
     name = "todo-frontend",
     version,
-    about = "The to-do app's board UI; the browser calls the backend at SERVER_URI"
+    about = "The to-do app's board UI; GraphQL goes through this service to SERVER_URI (GRAPHQL_MODE=proxy) or from the browser straight to it (direct)"
 )]
 pub struct Config {
     #[command(flatten)]
     pub service: ServiceArgs,
 
-    /// Where browsers reach todo-backend: `host[:port]` with no scheme, as
-    /// the seed's ConfigMap `backend-conf` holds it (the page calls
+    /// Where todo-backend is: `host[:port]` with no scheme, as the
+    /// article's ConfigMap `backend-conf` holds it (GraphQL then goes to
     /// `http://SERVER_URI/graphql`), or a full URL such as
-    /// `http://localhost:8081` or `http://host/custom/graphql`.
+    /// `http://localhost:8081` or `http://host/custom/graphql`. With
+    /// GRAPHQL_MODE=proxy this service must reach it (in a cluster: the
+    /// backend Service's name); with `direct`, the browser must.
     #[arg(long, env = "SERVER_URI")]
     pub server_uri: String,
+
+    /// `proxy`: the page posts to `/graphql` here and this service forwards
+    /// to SERVER_URI (one browser address per app). `direct`: the page calls
+    /// SERVER_URI itself, as the original Angular frontend did.
+    #[arg(long, env = "GRAPHQL_MODE", value_enum, default_value_t = GraphqlMode::Proxy)]
+    pub graphql_mode: GraphqlMode,
+
+    /// With GRAPHQL_MODE=proxy: how long connecting to todo-backend may take
+    /// before the page gets a 502.
+    #[arg(long, env = "SERVER_CONNECT_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub server_connect_timeout: Duration,
+
+    /// With GRAPHQL_MODE=proxy: how long one GraphQL call may take in all
+    /// before the page gets a 504. Below the page's own 10 s limit, so the
+    /// page shows this service's clearer message.
+    #[arg(long, env = "SERVER_TIMEOUT", default_value = "8s", value_parser = humantime::parse_duration)]
+    pub server_timeout: Duration,
+
+    /// With GRAPHQL_MODE=proxy: the largest reply from todo-backend passed
+    /// on, in bytes (502 above it). 4 MiB holds a board of tens of
+    /// thousands of items. Requests are capped by MAX_BODY_BYTES.
+    #[arg(long, env = "GRAPHQL_MAX_REPLY_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub graphql_max_reply_bytes: usize,
+}
+
+/// Who calls todo-backend: this service on the page's behalf, or the
+/// browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphqlMode {
+    /// The page posts to `/graphql` on its own origin; this service forwards.
+    Proxy,
+    /// The page calls SERVER_URI itself (the original design).
+    Direct,
 }
 
 /// Everything that stops the frontend.
@@ -55,6 +104,12 @@ pub enum Error {
         uri: String,
         reason: service_kit::svc_url::UrlError,
     },
+    #[error(
+        "SERVER_URI `{0}` is https://, which GRAPHQL_MODE=proxy does not speak (the cluster network is plain HTTP); use http:// or GRAPHQL_MODE=direct"
+    )]
+    ProxyNeedsHttp(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
     #[error("serving HTTP failed: {0}")]
     Serve(std::io::Error),
 }
@@ -85,25 +140,66 @@ const INDEX_HTML: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const STYLE_CSS: &str = include_str!("../assets/style.css");
 
-/// The router: assets, `/config.js`, index.html for every other GET, and
-/// service-kit's probes and metrics.
-pub fn app(kit: &Kit, graphql: &Url) -> Router {
+/// Where the page sends GraphQL, settled at start-up.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// To `/graphql` here, forwarded by [`proxy::Forwarder`].
+    Proxy(proxy::Forwarder),
+    /// Straight from the browser to this URL.
+    Direct(Url),
+}
+
+impl Backend {
+    /// The backend `config` asks for.
+    pub fn from_config(config: &Config) -> Result<Self, Error> {
+        let graphql = graphql_url(&config.server_uri)?;
+        match config.graphql_mode {
+            GraphqlMode::Direct => {
+                tracing::info!(graphql = %graphql, "GRAPHQL_MODE=direct: browsers call the backend here");
+                Ok(Self::Direct(graphql))
+            }
+            GraphqlMode::Proxy => {
+                if graphql.scheme() != "http" {
+                    return Err(Error::ProxyNeedsHttp(config.server_uri.clone()));
+                }
+                tracing::info!(graphql = %graphql, "GRAPHQL_MODE=proxy: /graphql is forwarded here");
+                Ok(Self::Proxy(proxy::Forwarder::new(
+                    graphql,
+                    config.server_connect_timeout,
+                    config.server_timeout,
+                    config.graphql_max_reply_bytes,
+                )?))
+            }
+        }
+    }
+}
+
+/// The router: assets, `/config.js`, `/graphql` (proxy mode), index.html
+/// for every other GET, and service-kit's probes and metrics.
+pub fn app(kit: &Kit, backend: &Backend, max_body_bytes: usize) -> Router {
+    let (page_url, connect_src) = match backend {
+        Backend::Proxy(_) => ("/graphql".to_owned(), "'self'".to_owned()),
+        Backend::Direct(url) => (
+            url.to_string(),
+            format!("'self' {}", url.origin().ascii_serialization()),
+        ),
+    };
     // JSON string encoding is valid JavaScript string syntax and escapes
     // quotes; `<` is escaped too so the value can never close a script tag.
     let config_js = format!(
         "window.TODO_CONFIG = {{ graphqlUrl: {} }};\n",
-        serde_json::Value::String(graphql.to_string())
+        serde_json::Value::String(page_url)
     )
     .replace('<', "\\u003c");
-    // The page may only talk to itself and to the backend's origin.
+    // The page may only talk to itself and, in direct mode, to the
+    // backend's origin.
     let csp = format!(
-        "default-src 'self'; connect-src 'self' {}; img-src 'self' data:; \
-         frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-        graphql.origin().ascii_serialization()
+        "default-src 'self'; connect-src {connect_src}; img-src 'self' data:; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     );
     let csp = HeaderValue::from_str(&csp).unwrap_or(HeaderValue::from_static("default-src 'self'"));
 
-    let routes = Router::new()
+    let mut routes = Router::new()
         .route(
             "/config.js",
             get(move || async move { asset("text/javascript; charset=utf-8", config_js, true) }),
@@ -117,6 +213,14 @@ pub fn app(kit: &Kit, graphql: &Url) -> Router {
             get(|| async { asset("text/css; charset=utf-8", STYLE_CSS, false) }),
         )
         .fallback(index);
+    if let Backend::Proxy(forwarder) = backend {
+        routes = routes.merge(
+            Router::new()
+                .route("/graphql", post(proxy::graphql))
+                .layer(DefaultBodyLimit::max(max_body_bytes))
+                .with_state(forwarder.clone()),
+        );
+    }
     kit.wrap(routes).layer(axum::middleware::from_fn(
         move |req: axum::extract::Request, next: axum::middleware::Next| {
             let csp = csp.clone();
@@ -183,11 +287,12 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let graphql = graphql_url(&config.server_uri)?;
-    tracing::info!(graphql = %graphql, "browsers will call the backend here");
-    // Nothing to wait for: the page itself reports an unreachable backend.
+    let backend = Backend::from_config(&config)?;
+    // Nothing to wait for: the page itself reports an unreachable backend
+    // (readiness must not depend on the backend, or a backend outage would
+    // take the page, and its explanation, away too).
     let kit = Kit::new(true, |_| {});
-    let app = app(&kit, &graphql);
+    let app = app(&kit, &backend, config.service.max_body_bytes);
     service_kit::serve(
         listener,
         app,
@@ -200,11 +305,15 @@ pub async fn run(
 }
 
 impl Config {
-    /// Defaults for tests: loopback on an ephemeral port.
+    /// Defaults for tests: loopback on an ephemeral port, proxy mode.
     pub fn for_tests(server_uri: &str) -> Self {
         Self {
             service: ServiceArgs::for_tests(),
             server_uri: server_uri.to_owned(),
+            graphql_mode: GraphqlMode::Proxy,
+            server_connect_timeout: Duration::from_secs(2),
+            server_timeout: Duration::from_secs(8),
+            graphql_max_reply_bytes: 4 * 1024 * 1024,
         }
     }
 }

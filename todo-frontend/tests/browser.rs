@@ -1,7 +1,10 @@
 //! The board in headless Chromium against a real todo-backend (SQLite):
 //! create lists and items, move one within its list and one to another
-//! list, delete one, reload, and find the same board. A second page points
-//! at a backend that is not there and must say so.
+//! list, delete one, reload, and find the same board. In the default proxy
+//! mode the browser can reach only the frontend's port (the backend's is
+//! proven unreachable from it), as behind a port-forward or an Ingress. A
+//! second test runs the original direct mode, where the browser calls the
+//! backend itself. Pages whose backend is not there must say so.
 //!
 //! Chromium and chromedriver are required (see `service_kit::testing`): a
 //! machine without them fails this test rather than skipping it.
@@ -86,29 +89,60 @@ async fn add_item(browser: &Browser, list: &str, name: &str) {
     input.send_keys(&format!("{name}\n")).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn board_round_trip_in_chromium() {
-    let dir = tempfile::tempdir().unwrap();
+async fn start_backend(dir: &tempfile::TempDir) -> TestServer<todo_backend::Error> {
     let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("todo.db").display());
     let backend_config = todo_backend::Config::for_tests(&db_url);
     let backend = TestServer::start(move |listener, shutdown| {
         todo_backend::run(listener, backend_config, shutdown)
     })
     .await;
-    // The seed's form of SERVER_URI: host:port, no scheme.
+    eventually("the backend to be ready", || async {
+        let response = reqwest::get(backend.url("/readyz")).await.ok()?;
+        (response.status() == 200).then_some(())
+    })
+    .await;
+    backend
+}
+
+/// The text of the page's error box once it shows one.
+async fn page_error(browser: &Browser) -> String {
+    eventually("an error about the backend", || async {
+        let text: Value = browser
+            .execute("const e = document.querySelector('#error'); return e && !e.hidden ? e.textContent : null", vec![])
+            .await
+            .ok()?;
+        text.as_str().map(str::to_owned)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn board_round_trip_with_only_the_frontend_reachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = start_backend(&dir).await;
+    // The article's form of SERVER_URI: host:port, no scheme.
     let frontend_config = todo_frontend::Config::for_tests(&backend.addr.to_string());
     let frontend = TestServer::start(move |listener, shutdown| {
         todo_frontend::run(listener, frontend_config, shutdown)
     })
     .await;
 
-    eventually("the backend to be ready", || async {
-        let response = reqwest::get(backend.url("/readyz")).await.ok()?;
-        (response.status() == 200).then_some(())
-    })
-    .await;
+    let browser = Browser::start_reaching_only(frontend.addr.port()).await;
+    // First prove the premise: this browser cannot reach the backend.
+    browser.goto(&backend.url("/actuator/health")).await.ok();
+    let shown: Value = browser
+        .execute(
+            "return document.body ? document.body.innerText : ''",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let shown = shown.as_str().unwrap_or_default();
+    assert!(
+        !shown.contains("UP") && shown.contains("ERR_PROXY_CONNECTION_FAILED"),
+        "the browser reached the backend directly: {shown}"
+    );
 
-    let browser = Browser::start().await;
     browser.goto(&frontend.url("/")).await.unwrap();
     eventually("the new-list form", || async {
         browser.find(Locator::Css("form.new-list input")).await.ok()
@@ -194,6 +228,8 @@ async fn board_round_trip_in_chromium() {
         .unwrap();
     assert_eq!(error_hidden, json!(true));
 
+    browser.close().await;
+
     // A frontend whose backend is not there says so on the page.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let nowhere = closed.local_addr().unwrap();
@@ -203,15 +239,61 @@ async fn board_round_trip_in_chromium() {
         todo_frontend::run(listener, lost_config, shutdown)
     })
     .await;
+    let browser = Browser::start_reaching_only(lost.addr.port()).await;
     browser.goto(&lost.url("/")).await.unwrap();
-    let message = eventually("an error about the backend", || async {
-        let text: Value = browser
-            .execute("const e = document.querySelector('#error'); return e && !e.hidden ? e.textContent : null", vec![])
-            .await
-            .ok()?;
-        text.as_str().map(str::to_owned)
+    let message = page_error(&browser).await;
+    assert!(
+        message.contains("unreachable from todo-frontend"),
+        "{message}"
+    );
+    assert!(message.contains("SERVER_URI"), "{message}");
+
+    browser.close().await;
+    lost.stop().await.unwrap();
+    frontend.stop().await.unwrap();
+    backend.stop().await.unwrap();
+}
+
+/// GRAPHQL_MODE=direct: the original design, the browser calls SERVER_URI
+/// itself (todo-backend answers CORS for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_mode_browser_calls_the_backend_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = start_backend(&dir).await;
+    let mut config = todo_frontend::Config::for_tests(&backend.addr.to_string());
+    config.graphql_mode = todo_frontend::GraphqlMode::Direct;
+    let frontend =
+        TestServer::start(move |listener, shutdown| todo_frontend::run(listener, config, shutdown))
+            .await;
+
+    let browser = Browser::start().await;
+    browser.goto(&frontend.url("/")).await.unwrap();
+    let input = eventually("the new-list form", || async {
+        browser.find(Locator::Css("form.new-list input")).await.ok()
     })
     .await;
+    input.send_keys("Straight to the backend\n").await.unwrap();
+    wait_for_board(&browser, &[("Straight to the backend", &[])]).await;
+    let graphql: Value = browser
+        .execute("return window.TODO_CONFIG.graphqlUrl", vec![])
+        .await
+        .unwrap();
+    assert_eq!(graphql, json!(backend.url("/graphql")));
+    browser.refresh().await.unwrap();
+    wait_for_board(&browser, &[("Straight to the backend", &[])]).await;
+
+    // With no backend there, the page names the address it tried.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let nowhere = closed.local_addr().unwrap();
+    drop(closed);
+    let mut lost_config = todo_frontend::Config::for_tests(&nowhere.to_string());
+    lost_config.graphql_mode = todo_frontend::GraphqlMode::Direct;
+    let lost = TestServer::start(move |listener, shutdown| {
+        todo_frontend::run(listener, lost_config, shutdown)
+    })
+    .await;
+    browser.goto(&lost.url("/")).await.unwrap();
+    let message = page_error(&browser).await;
     assert!(message.contains("unreachable"), "{message}");
     assert!(message.contains(&nowhere.to_string()), "{message}");
 

@@ -1,20 +1,234 @@
-//! What the frontend serves: the page for any GET path, the assets, and
-//! `/config.js` carrying the GraphQL URL made from SERVER_URI.
+//! What the frontend serves: the page for any GET path, the assets,
+//! `/config.js` telling the page where GraphQL goes, and (in the default
+//! proxy mode) `/graphql` forwarded to SERVER_URI, with its limits.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use service_kit::test_server::TestServer;
-use todo_frontend::Config;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-async fn start(server_uri: &str) -> TestServer<todo_frontend::Error> {
-    let config = Config::for_tests(server_uri);
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
+use service_kit::test_server::TestServer;
+use todo_frontend::{Config, GraphqlMode};
+
+async fn start_with(config: Config) -> TestServer<todo_frontend::Error> {
     TestServer::start(move |listener, shutdown| todo_frontend::run(listener, config, shutdown))
         .await
 }
 
+async fn start(server_uri: &str) -> TestServer<todo_frontend::Error> {
+    start_with(Config::for_tests(server_uri)).await
+}
+
+async fn start_direct(server_uri: &str) -> TestServer<todo_frontend::Error> {
+    let mut config = Config::for_tests(server_uri);
+    config.graphql_mode = GraphqlMode::Direct;
+    start_with(config).await
+}
+
+/// A stand-in backend: answers every POST with `reply` after `delay`, and
+/// keeps the headers of the last request it saw.
+async fn fake_backend(
+    status: u16,
+    reply: String,
+    delay: Duration,
+) -> (std::net::SocketAddr, Arc<Mutex<Option<HeaderMap>>>) {
+    let seen = Arc::new(Mutex::new(None));
+    let seen_by_handler = seen.clone();
+    let app = axum::Router::new().route(
+        "/graphql",
+        axum::routing::post(move |headers: HeaderMap| {
+            let seen = seen_by_handler.clone();
+            let reply = reply.clone();
+            async move {
+                *seen.lock().unwrap() = Some(headers);
+                tokio::time::sleep(delay).await;
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "application/json")],
+                    reply,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, seen)
+}
+
+async fn post_graphql(server: &TestServer<todo_frontend::Error>) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(server.url("/graphql"))
+        .header("x-request-id", "req-from-the-page")
+        .json(&json!({ "query": "{ lists { id } }" }))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn serves_the_board_and_its_config() {
+async fn proxy_mode_points_the_page_at_its_own_origin() {
     let server = start("backend.example:8081").await;
+    let client = reqwest::Client::new();
+    let page = client.get(server.url("/")).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
+    assert!(!csp.contains("backend.example"), "{csp}");
+    let config = client.get(server.url("/config.js")).send().await.unwrap();
+    assert_eq!(
+        config.text().await.unwrap(),
+        "window.TODO_CONFIG = { graphqlUrl: \"/graphql\" };\n"
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn proxy_forwards_to_a_real_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("todo.db").display());
+    let backend_config = todo_backend::Config::for_tests(&db_url);
+    let backend = TestServer::start(move |listener, shutdown| {
+        todo_backend::run(listener, backend_config, shutdown)
+    })
+    .await;
+    service_kit::testing::eventually("the backend to be ready", || async {
+        let response = reqwest::get(backend.url("/readyz")).await.ok()?;
+        (response.status() == 200).then_some(())
+    })
+    .await;
+    let frontend = start(&backend.addr.to_string()).await;
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(frontend.url("/graphql"))
+        .json(&json!({
+            "query": "mutation createListMutation($name:String){ list:createList(name:$name){id name position} }",
+            "variables": { "name": "Through the proxy" },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        created["data"]["list"]["name"], "Through the proxy",
+        "{created}"
+    );
+    let home: Value = client
+        .post(frontend.url("/graphql"))
+        .json(&json!({ "query": "query homePageQuery{ lists { id name position items{ id name position listId } } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        home["data"]["lists"][0]["name"], "Through the proxy",
+        "{home}"
+    );
+    frontend.stop().await.unwrap();
+    backend.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn proxy_passes_status_body_and_request_id() {
+    let (addr, seen) = fake_backend(
+        400,
+        r#"{"errors":[{"message":"from the backend"}]}"#.to_owned(),
+        Duration::ZERO,
+    )
+    .await;
+    let server = start(&addr.to_string()).await;
+    let response = post_graphql(&server).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["x-request-id"], "req-from-the-page");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["message"], "from the backend");
+    let headers = seen
+        .lock()
+        .unwrap()
+        .take()
+        .expect("the backend saw the call");
+    assert_eq!(headers["x-request-id"], "req-from-the-page");
+    assert_eq!(headers["content-type"], "application/json");
+    // Nothing else of the browser's request travels (cookies, for one).
+    assert!(headers.get("cookie").is_none());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn proxy_reports_an_unreachable_backend_as_502() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let nowhere = closed.local_addr().unwrap();
+    drop(closed);
+    let server = start(&nowhere.to_string()).await;
+    let response = post_graphql(&server).await;
+    assert_eq!(response.status(), 502);
+    let body: Value = response.json().await.unwrap();
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("unreachable"), "{message}");
+    // The backend's address is for the log, not for the browser.
+    assert!(!message.contains(&nowhere.to_string()), "{message}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn proxy_gives_up_on_a_slow_backend_with_504() {
+    let (addr, _) = fake_backend(200, "{}".to_owned(), Duration::from_secs(5)).await;
+    let mut config = Config::for_tests(&addr.to_string());
+    config.server_timeout = Duration::from_millis(300);
+    let server = start_with(config).await;
+    let started = Instant::now();
+    let response = post_graphql(&server).await;
+    assert_eq!(response.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("in time")
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn proxy_caps_the_reply_and_the_request() {
+    let (addr, _) = fake_backend(200, "x".repeat(10_000), Duration::ZERO).await;
+    let mut config = Config::for_tests(&addr.to_string());
+    config.graphql_max_reply_bytes = 1_000;
+    let server = start_with(config).await;
+    assert_eq!(post_graphql(&server).await.status(), 502);
+    // Requests above MAX_BODY_BYTES (64 KiB in tests) never leave.
+    let too_big = reqwest::Client::new()
+        .post(server.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("x".repeat(100 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), 413);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn direct_mode_has_no_graphql_route() {
+    let server = start_direct("backend.example:8081").await;
+    let response = post_graphql(&server).await;
+    assert_eq!(response.status(), 404);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn direct_mode_serves_the_board_and_its_config() {
+    let server = start_direct("backend.example:8081").await;
     let client = reqwest::Client::new();
 
     for path in ["/", "/index.html", "/lists/3", "/some/deep/link?x=1"] {
@@ -97,4 +311,15 @@ async fn refuses_an_unusable_server_uri() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let result = todo_frontend::run(listener, Config::for_tests("ftp://x"), async {}).await;
     assert!(result.unwrap_err().to_string().contains("SERVER_URI"));
+    // The proxy speaks plain HTTP only; https:// is for direct mode.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let result = todo_frontend::run(listener, Config::for_tests("https://todo.example"), async {
+    })
+    .await;
+    assert!(
+        result
+            .unwrap_err()
+            .to_string()
+            .contains("GRAPHQL_MODE=direct")
+    );
 }
