@@ -93,7 +93,8 @@ function noteServedBy(pod) {
   if (!pod) return;
   answeredBy.set(pod, (answeredBy.get(pod) || 0) + 1);
   const seen = [...answeredBy].map(([name, count]) => `${name} (${count})`).join(", ");
-  $("#served-by").textContent = `Last answer from backend pod ${pod}. Backend pods so far: ${seen}.`;
+  const page = window.TODO_CONFIG && window.TODO_CONFIG.pod ? `Page served by frontend pod ${window.TODO_CONFIG.pod}. ` : "";
+  $("#served-by").textContent = `${page}Last answer from backend pod ${pod}. Backend pods so far: ${seen}.`;
 }
 
 // Run a change, then re-read the board (as the original did).
@@ -250,4 +251,7 @@ function render() {
 }
 
 $("#backend").textContent = `Backend: ${GRAPHQL_URL}`;
+if (window.TODO_CONFIG && window.TODO_CONFIG.pod) {
+  $("#served-by").textContent = `Page served by frontend pod ${window.TODO_CONFIG.pod}.`;
+}
 refresh();

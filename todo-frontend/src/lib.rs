@@ -186,9 +186,12 @@ pub fn app(kit: &Kit, backend: &Backend, max_body_bytes: usize) -> Router {
     };
     // JSON string encoding is valid JavaScript string syntax and escapes
     // quotes; `<` is escaped too so the value can never close a script tag.
+    // `pod` is the frontend pod that served the page, which the board shows
+    // next to the backend pods that answer its calls.
     let config_js = format!(
-        "window.TODO_CONFIG = {{ graphqlUrl: {} }};\n",
-        serde_json::Value::String(page_url)
+        "window.TODO_CONFIG = {{ graphqlUrl: {}, pod: {} }};\n",
+        serde_json::Value::String(page_url),
+        serde_json::Value::String(service_kit::net::instance_name().to_owned()),
     )
     .replace('<', "\\u003c");
     // The page may only talk to itself and, in direct mode, to the

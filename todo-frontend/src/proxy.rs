@@ -20,7 +20,8 @@
 //!   `SERVER_TIMEOUT`: an unreachable backend is a 502 and a slow one a 504
 //!   within those bounds, never a hung page;
 //! * the backend's status and body pass through unchanged (GraphQL errors
-//!   are the backend's to report). The frontend's own failures answer in
+//!   are the backend's to report), and so does `x-served-by`, the name of
+//!   the backend pod that answered, which the board shows. The frontend's own failures answer in
 //!   GraphQL's error shape, `{"errors":[{"message": ...}]}`, which the page
 //!   already shows; the backend's address stays in the log, not the reply.
 
@@ -30,6 +31,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
+use service_kit::http::SERVED_BY;
 use url::Url;
 
 /// The headers of a browser's request that are passed to the backend.
@@ -101,7 +103,7 @@ impl Forwarder {
             .get(header::CONTENT_TYPE)
             .cloned()
             .unwrap_or_else(|| HeaderValue::from_static("application/json"));
-        Ok((
+        let mut response = (
             reply.status(),
             [
                 (header::CONTENT_TYPE, content_type),
@@ -109,7 +111,12 @@ impl Forwarder {
             ],
             body.freeze(),
         )
-            .into_response())
+            .into_response();
+        // service-kit's layer only names this pod where no name is set yet.
+        if let Some(pod) = reply.headers().get(SERVED_BY) {
+            response.headers_mut().insert(SERVED_BY, pod.clone());
+        }
+        Ok(response)
     }
 }
 

@@ -46,7 +46,11 @@ async fn fake_backend(
                 tokio::time::sleep(delay).await;
                 (
                     axum::http::StatusCode::from_u16(status).unwrap(),
-                    [("content-type", "application/json")],
+                    [
+                        ("content-type", "application/json"),
+                        // As todo-backend's service-kit names its pod.
+                        ("x-served-by", "to-do-app-backend-6f7c9-qx2lp"),
+                    ],
                     reply,
                 )
             }
@@ -79,7 +83,10 @@ async fn proxy_mode_points_the_page_at_its_own_origin() {
     let config = client.get(server.url("/config.js")).send().await.unwrap();
     assert_eq!(
         config.text().await.unwrap(),
-        "window.TODO_CONFIG = { graphqlUrl: \"/graphql\" };\n"
+        format!(
+            "window.TODO_CONFIG = {{ graphqlUrl: \"/graphql\", pod: \"{}\" }};\n",
+            service_kit::net::instance_name()
+        )
     );
     server.stop().await.unwrap();
 }
@@ -145,6 +152,12 @@ async fn proxy_passes_status_body_and_request_id() {
     let response = post_graphql(&server).await;
     assert_eq!(response.status(), 400);
     assert_eq!(response.headers()["x-request-id"], "req-from-the-page");
+    // The page shows which backend pod answered, not which frontend pod
+    // passed the answer on.
+    assert_eq!(
+        response.headers()["x-served-by"],
+        "to-do-app-backend-6f7c9-qx2lp"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["message"], "from the backend");
     let headers = seen
@@ -254,7 +267,10 @@ async fn direct_mode_serves_the_board_and_its_config() {
     assert_eq!(config.headers()["cache-control"], "no-store");
     assert_eq!(
         config.text().await.unwrap(),
-        "window.TODO_CONFIG = { graphqlUrl: \"http://backend.example:8081/graphql\" };\n"
+        format!(
+            "window.TODO_CONFIG = {{ graphqlUrl: \"http://backend.example:8081/graphql\", pod: \"{}\" }};\n",
+            service_kit::net::instance_name()
+        )
     );
     let app = client.get(server.url("/app.js")).send().await.unwrap();
     assert!(
