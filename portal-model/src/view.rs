@@ -75,6 +75,7 @@ const BOOTSTRAP: &str = r#"
   };
   document.head.append(js);
   document.documentElement.dataset.controller = base;
+  document.documentElement.dataset.pod = config.pod;
 })();
 "#;
 
@@ -91,9 +92,11 @@ impl View {
     /// `/controller`) or on the page's host at `controller_port`; see the
     /// module docs.
     pub fn new(controller_url: Option<&str>, controller_port: u16) -> Self {
+        // `pod`: which pod served the page, which the controller shows.
         let config = json!({
             "controllerUrl": controller_url,
             "controllerPort": controller_port,
+            "pod": service_kit::net::instance_name(),
         });
         // JSON inside <script> must not be able to close the element.
         let config = config.to_string().replace('<', "\\u003c");
@@ -208,12 +211,12 @@ mod tests {
     #[test]
     fn default_rule_leaves_the_host_to_the_browser() {
         let view = View::new(None, 30100);
-        assert!(
-            view.html()
-                .contains(r#"{"controllerPort":30100,"controllerUrl":null}"#)
-                || view
-                    .html()
-                    .contains(r#"{"controllerUrl":null,"controllerPort":30100}"#)
-        );
+        let html = view.html();
+        let start = html.find(r#"id="portal-config">"#).unwrap() + r#"id="portal-config">"#.len();
+        let end = start + html[start..].find("</script>").unwrap();
+        let config: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
+        assert_eq!(config["controllerPort"], 30100);
+        assert_eq!(config["controllerUrl"], serde_json::Value::Null);
+        assert_eq!(config["pod"], service_kit::net::instance_name());
     }
 }

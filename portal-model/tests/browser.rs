@@ -216,6 +216,19 @@ async fn add_find_edit_delete(browser: &Browser, app: &support::TestApp) {
         .await;
     }
     wait_for_names(browser, &["Grafana", "Jenkins"]).await;
+    // The page says which pod served it.
+    let served = browser
+        .find(Locator::Css("#served-by"))
+        .await
+        .expect("the served-by line")
+        .text()
+        .await
+        .expect("its text");
+    assert_eq!(
+        served,
+        format!("Served by pod {}", service_kit::net::instance_name())
+    );
+    browser.screenshot("portal").await;
     let stored = api_tools(app, "?q=grafana").await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["tags"], serde_json::json!(["ops", "metrics"]));

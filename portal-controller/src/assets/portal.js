@@ -113,8 +113,13 @@
     el('div', { className: 'actions' }, submit, cancel),
   );
 
+  // Which pod served the page (portal-model puts its name in the page):
+  // the three containers of that one pod are what this page talks to.
+  const pod = document.documentElement.dataset.pod;
+  const servedBy = el('p', { id: 'served-by', className: 'count', textContent: pod ? `Served by pod ${pod}` : '' });
+
   root.append(
-    el('header', {}, el('h1', {}, 'Tool portal'), search),
+    el('header', {}, el('h1', {}, 'Tool portal'), search, servedBy),
     errorBox,
     el('div', { className: 'layout' },
       el('section', { className: 'catalogue' }, count, list, el('nav', { className: 'pager' }, prev, next)),
