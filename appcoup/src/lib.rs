@@ -192,7 +192,13 @@ pub async fn run(config: Config) -> Result<(), Error> {
                     path: cmd.get_program().into(),
                     source,
                 };
-                stop(&mut running, Signal::SIGTERM, &mut sigchld, config.stop_timeout).await;
+                stop(
+                    &mut running,
+                    Signal::SIGTERM,
+                    &mut sigchld,
+                    config.stop_timeout,
+                )
+                .await;
                 return Err(err);
             }
         }
@@ -222,8 +228,18 @@ pub async fn run(config: Config) -> Result<(), Error> {
         };
     }
     let (name, status) = died.unwrap_or(("a child", "unknown".to_owned()));
-    tracing::error!(child = name, status, "exited on its own; stopping the other part");
-    stop(&mut running, Signal::SIGTERM, &mut sigchld, config.stop_timeout).await;
+    tracing::error!(
+        child = name,
+        status,
+        "exited on its own; stopping the other part"
+    );
+    stop(
+        &mut running,
+        Signal::SIGTERM,
+        &mut sigchld,
+        config.stop_timeout,
+    )
+    .await;
     Err(Error::ChildDied { name, status })
 }
 

@@ -431,7 +431,10 @@ fn weak_etag(headers: &HeaderMap, status: StatusCode) -> Option<String> {
             .parse::<u64>()
             .ok()?
     };
-    let stamp: String = modified.chars().filter(char::is_ascii_alphanumeric).collect();
+    let stamp: String = modified
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
     Some(format!("W/\"{size:x}-{stamp}\""))
 }
 
@@ -446,10 +449,7 @@ mod tests {
 
     #[test]
     fn listing_escapes_names_and_encodes_links() {
-        let names = vec![
-            ("a<b>&\"c\".txt".into(), false),
-            ("sub dir?#".into(), true),
-        ];
+        let names = vec![("a<b>&\"c\".txt".into(), false), ("sub dir?#".into(), true)];
         let page = render_listing("/", &names);
         assert!(page.contains(
             "<li><a href=\"a%3Cb%3E%26%22c%22.txt\">a&lt;b&gt;&amp;&quot;c&quot;.txt</a></li>"
@@ -463,6 +463,9 @@ mod tests {
         let url = |s: &str| Url::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
         assert_eq!(file_name(&url("http://generator:8080/data")), "data");
         assert_eq!(file_name(&url("http://generator:8080/")), "data");
-        assert_eq!(file_name(&url("http://generator:8080/x/numbers")), "numbers");
+        assert_eq!(
+            file_name(&url("http://generator:8080/x/numbers")),
+            "numbers"
+        );
     }
 }

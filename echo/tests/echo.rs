@@ -38,7 +38,10 @@ async fn until_ok(client: &reqwest::Client, url: &str) {
                 return;
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "{url} not 200 within 5 s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{url} not 200 within 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -81,12 +84,26 @@ async fn serves_files_with_head_range_and_validators() {
     assert_eq!(head.headers()["content-length"], "9");
     assert_eq!(head.headers()["etag"], etag);
 
-    let part = client.get(server.url("/data")).header("range", "bytes=4-").send().await.unwrap();
+    let part = client
+        .get(server.url("/data"))
+        .header("range", "bytes=4-")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(part.status(), 206);
-    assert_eq!(part.headers()["etag"], etag, "a part carries the whole file's tag");
+    assert_eq!(
+        part.headers()["etag"],
+        etag,
+        "a part carries the whole file's tag"
+    );
     assert_eq!(part.text().await.unwrap(), "4567\n");
 
-    let same = client.get(server.url("/data")).header("if-none-match", &etag).send().await.unwrap();
+    let same = client
+        .get(server.url("/data"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(same.status(), 304);
     let since = client
         .get(server.url("/data"))
@@ -98,11 +115,24 @@ async fn serves_files_with_head_range_and_validators() {
 
     // An append changes the tag.
     std::fs::write(dir.path().join("data"), "123\n4567\n89\n").unwrap();
-    let changed = client.get(server.url("/data")).header("if-none-match", &etag).send().await.unwrap();
+    let changed = client
+        .get(server.url("/data"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(changed.status(), 200);
     assert_ne!(changed.headers()["etag"], etag);
 
-    assert_eq!(client.get(server.url("/nope")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        client
+            .get(server.url("/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     server.stop().await.unwrap();
 }
 
@@ -117,12 +147,20 @@ async fn lists_the_directory_at_root_escaped() {
 
     let res = client.get(server.url("/")).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let page = res.text().await.unwrap();
     assert!(page.contains("Directory listing for /"), "{page}");
     assert!(page.contains(r#"<a href="data">data</a>"#), "{page}");
     assert!(page.contains(r#"<a href="sub/">sub/</a>"#), "{page}");
-    assert!(page.contains(r#"<a href="%3Cscript%3Ex">&lt;script&gt;x</a>"#), "{page}");
+    assert!(
+        page.contains(r#"<a href="%3Cscript%3Ex">&lt;script&gt;x</a>"#),
+        "{page}"
+    );
     assert!(!page.contains("<script>"), "{page}");
     server.stop().await.unwrap();
 }
@@ -168,7 +206,15 @@ async fn ready_once_the_directory_exists() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let res = client.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), 503, "ready without its directory");
-    assert_eq!(client.get(server.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     std::fs::create_dir(&dir).unwrap();
     until_ok(&client, &server.url("/readyz")).await;
@@ -186,7 +232,8 @@ async fn source_url_mirrors_a_generator_and_keeps_the_last_copy() {
     };
     service_kit::telemetry::init(service_kit::LogFormat::Text);
     let gen_server =
-        TestServer::start(|listener, shutdown| generator::run(listener, gen_config, shutdown)).await;
+        TestServer::start(|listener, shutdown| generator::run(listener, gen_config, shutdown))
+            .await;
 
     let copy_dir = tempfile::tempdir().unwrap();
     let mut echo_config = config(&copy_dir.path().join("in"));
@@ -196,7 +243,14 @@ async fn source_url_mirrors_a_generator_and_keeps_the_last_copy() {
     until_ok(&client, &server.url("/readyz")).await;
 
     let count = || async {
-        let text = client.get(server.url("/data")).send().await.unwrap().text().await.unwrap();
+        let text = client
+            .get(server.url("/data"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         for line in text.lines() {
             assert!(line.parse::<u16>().unwrap() <= 32767, "{line}");
         }
@@ -205,7 +259,10 @@ async fn source_url_mirrors_a_generator_and_keeps_the_last_copy() {
     let first = count().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while count().await < first + 3 {
-        assert!(tokio::time::Instant::now() < deadline, "the copy does not grow");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the copy does not grow"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
@@ -214,9 +271,27 @@ async fn source_url_mirrors_a_generator_and_keeps_the_last_copy() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let last = count().await;
     assert!(last >= first + 3);
-    assert_eq!(client.get(server.url("/readyz")).send().await.unwrap().status(), 200);
-    let metrics = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("echo_source_fetches_total{outcome=\"failed\"}"), "{metrics}");
+    assert_eq!(
+        client
+            .get(server.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metrics = client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("echo_source_fetches_total{outcome=\"failed\"}"),
+        "{metrics}"
+    );
     server.stop().await.unwrap();
 }
 

@@ -306,7 +306,12 @@ pub async fn run(
     };
     state
         .kit
-        .serve(listener, app(&state), config.service.shutdown_grace, shutdown)
+        .serve(
+            listener,
+            app(&state),
+            config.service.shutdown_grace,
+            shutdown,
+        )
         .await
         .map_err(Error::Serve)
 }

@@ -26,7 +26,10 @@ async fn start(config: Config) -> TestServer<Error> {
 
 /// Every line is a number in 0..=32767 and the text ends with a newline.
 fn numbers(text: &str) -> Vec<u16> {
-    assert!(text.is_empty() || text.ends_with('\n'), "no final newline: {text:?}");
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "no final newline: {text:?}"
+    );
     text.lines()
         .map(|l| {
             let n: u16 = l.parse().unwrap_or_else(|e| panic!("bad line {l:?}: {e}"));
@@ -48,7 +51,11 @@ where
         if got.len() >= n {
             return got;
         }
-        assert!(tokio::time::Instant::now() < deadline, "only {} numbers after 5 s", got.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} numbers after 5 s",
+            got.len()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -62,11 +69,25 @@ async fn numbers_grow_in_the_file_and_at_get_data() {
     let client = reqwest::Client::new();
 
     let first = wait_for(3, || async {
-        client.get(server.url("/data")).send().await.unwrap().text().await.unwrap()
+        client
+            .get(server.url("/data"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     })
     .await;
     let later = wait_for(first.len() + 3, || async {
-        client.get(server.url("/data")).send().await.unwrap().text().await.unwrap()
+        client
+            .get(server.url("/data"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     })
     .await;
     assert_eq!(later[..first.len()], first[..], "earlier numbers changed");
@@ -86,8 +107,18 @@ async fn numbers_grow_in_the_file_and_at_get_data() {
     assert_eq!(part.status(), 206);
     assert_eq!(part.bytes().await.unwrap().len(), 2);
 
-    let metrics = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("generator_numbers_total{outcome=\"written\"}"), "{metrics}");
+    let metrics = client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("generator_numbers_total{outcome=\"written\"}"),
+        "{metrics}"
+    );
     server.stop().await.unwrap();
 }
 
@@ -100,7 +131,9 @@ async fn a_restart_keeps_the_earlier_data() {
     let server = start(config(dir.path(), 10, 1 << 20)).await;
     let before = wait_for(3, read).await;
     server.stop().await.unwrap();
-    let before = numbers(&std::fs::read_to_string(&file).unwrap()).len().max(before.len());
+    let before = numbers(&std::fs::read_to_string(&file).unwrap())
+        .len()
+        .max(before.len());
     let kept = std::fs::read_to_string(&file).unwrap();
 
     let server = start(config(dir.path(), 10, 1 << 20)).await;
@@ -122,11 +155,21 @@ async fn the_size_cap_holds_and_the_service_stays_ready() {
     // Wait until the generator reports skipped numbers.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let metrics = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let metrics = client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if metrics.contains("generator_numbers_total{outcome=\"capped\"}") {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "never capped:\n{metrics}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never capped:\n{metrics}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -134,7 +177,11 @@ async fn the_size_cap_holds_and_the_service_stays_ready() {
     assert!(text.len() as u64 <= cap, "{} bytes > cap {cap}", text.len());
     // Only whole lines: the next line did not fit, so the file is within one
     // longest line (6 bytes) of the cap.
-    assert!(text.len() as u64 > cap - 6, "stopped early at {} bytes", text.len());
+    assert!(
+        text.len() as u64 > cap - 6,
+        "stopped early at {} bytes",
+        text.len()
+    );
     numbers(&text);
     let ready = client.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
