@@ -84,12 +84,18 @@ done
 for d in k8s/overlays/*/; do
     [[ -f "${d}kustomization.yaml" ]] && entries+=("${d%/}")
 done
+# Each application coupling on its own too (k8s/app-coupling renders all four).
+for d in k8s/app-coupling/*/; do
+    [[ -f "${d}kustomization.yaml" ]] && entries+=("${d%/}")
+done
 
 # Each component alone on top of the three systems, from a throwaway overlay
 # outside the repository (kustomize wants relative paths).
 declare -a systems=()
 for s in "${entries[@]}"; do
-    case "$s" in k8s | k8s/overlays/*) ;; *) systems+=("${s#k8s/}") ;; esac
+    # (the app couplings are alternatives of one demo, not a system: the
+    # components target the systems' workloads)
+    case "$s" in k8s | k8s/overlays/* | k8s/app-coupling*) ;; *) systems+=("${s#k8s/}") ;; esac
 done
 scratch="$out/overlays"
 for c in k8s/components/*/; do

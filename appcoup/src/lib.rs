@@ -22,10 +22,13 @@
 //!   supervisor exits 1, so the kubelet restarts the container. Kubernetes
 //!   has one restart policy per container, so both parts restart together:
 //!   the drawback that remains.
-//! * **Health per container.** Kubernetes sees one container. Its readiness
-//!   probe asks echo (`/readyz` on `PORT`), its liveness probe asks the
-//!   generator (`/healthz` on `GENERATOR_PORT`), and the `healthcheck`
-//!   subcommand (the image's HEALTHCHECK) asks both.
+//! * **Health per container.** Kubernetes sees one container, and its
+//!   probes ask echo (on `PORT`), the program that serves. The generator's
+//!   health is seen only through the supervisor (it exits 1 when the
+//!   generator exits) and the `healthcheck` subcommand (the image's
+//!   HEALTHCHECK for docker and podman), which asks both programs. A
+//!   generator that hangs without exiting goes unnoticed by the kubelet:
+//!   that part of the article's drawback remains.
 //!
 //! Children are started with `std::process` and never waited for through
 //! their handles: all reaping goes through the one `waitpid(-1)` loop, so

@@ -167,6 +167,7 @@ pub async fn run(
     tracing::info!(
         dir = %config.serve_dir.display(),
         source = config.source_url.as_ref().map(Url::as_str),
+        pod_ip = %config.service.pod_ip(),
         "echo ready"
     );
     let state = AppState {

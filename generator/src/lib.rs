@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::routing::get_service;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -216,6 +217,7 @@ impl AppState {
             file = %data.path().display(),
             interval = %humantime::format_duration(config.interval),
             max_bytes = config.max_bytes,
+            pod_ip = %config.service.pod_ip(),
             "generator ready"
         );
         Ok(Self {
@@ -268,7 +270,7 @@ impl AppState {
 /// The generator's routes: `GET /data` (the adapter for the loose
 /// coupling), wrapped in the standard middleware.
 pub fn app(state: &AppState) -> Router {
-    let routes = Router::new().route_service("/data", ServeFile::new(state.data.path()));
+    let routes = Router::new().route("/data", get_service(ServeFile::new(state.data.path())));
     state.kit.wrap(routes)
 }
 
