@@ -167,6 +167,19 @@ for d in k8s/overlays/*/; do
     [[ -f "$d/kustomization.yaml" ]] || continue
     if render "$d" "$d"; then f="$rfile"; rendered+=("$d=$f"); fi
 done
+# Demos deployed several ways, kept out of k8s/kustomization.yaml because
+# their variants are alternatives (k8s/app-coupling: the same two programs,
+# coupled four ways): the whole directory, and each variant on its own. The
+# components target the systems' workloads, so they are not applied here.
+for d in k8s/app-coupling; do
+    [[ -f "$d/kustomization.yaml" ]] || continue
+    if render "$d" "$d"; then f="$rfile"; rendered+=("$d=$f"); fi
+    for v in "$d"/*/; do
+        v="${v%/}"
+        [[ -f "$v/kustomization.yaml" ]] || continue
+        if render "$v" "$v"; then f="$rfile"; rendered+=("$v=$f"); fi
+    done
+done
 
 # Every component on every system alone, and on all systems together.
 scratch="$out/overlays"

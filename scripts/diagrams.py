@@ -31,9 +31,9 @@ a block between `<!-- diagram <system> -->` and `<!-- end diagram <system> -->`.
 is an error, so a new system cannot be left out.
 
 Systems are the directories that k8s/kustomization.yaml lists as resources,
-plus every directory of k8s/ that has no kustomization of its own but whose
-subdirectories have: those are one system deployed several ways (variants),
-drawn side by side in one diagram. k8s/overlays is not a system: overlays only
+plus every other directory of k8s/ whose subdirectories are kustomizations:
+those are one system deployed several ways (variants, such as
+k8s/app-coupling), drawn side by side in one diagram. k8s/overlays is not a system: overlays only
 combine the systems.
 """
 
@@ -98,11 +98,15 @@ def systems(k8s: Path = K8S) -> dict[str, list[str]]:
             if d.is_dir() and kustomization(d) is not None:
                 found[res.strip("/")] = [res.strip("/")]
     for d in sorted(p for p in k8s.iterdir() if p.is_dir()):
-        if d.name in found or d.name in NOT_SYSTEMS or kustomization(d) is not None:
+        if d.name in found or d.name in NOT_SYSTEMS:
             continue
-        variants = sorted(
-            f"{d.name}/{v.name}" for v in d.iterdir() if v.is_dir() and renders_objects(v)
-        )
+        variants = sorted(v.name for v in d.iterdir() if v.is_dir() and renders_objects(v))
+        # In the order the directory's own kustomization lists them, if it
+        # does (tight to loose, say), else by name.
+        own = kustomization(d)
+        listed = [str(r).strip("/") for r in ((yaml.safe_load(own.read_text()) or {}).get("resources") or [])] if own else []
+        variants = [v for v in listed if v in variants] + [v for v in variants if v not in listed]
+        variants = [f"{d.name}/{v}" for v in variants]
         if variants:
             found[d.name] = variants
     return found
@@ -365,14 +369,19 @@ def volume_node(g, v, prefix, wname, pvcs, configmaps, secrets, indent, drawn) -
 
 def diagram(name: str, variants: list[str], k8s: Path = K8S) -> str:
     g = Graph()
-    g.lines.append("flowchart LR")
     if len(variants) == 1:
+        g.lines.append("flowchart LR")
         draw_variant(g, render(variants[0], k8s), "", 1)
     else:
-        for v in variants:
+        # Variants side by side: unconnected subgraphs of a top-to-bottom
+        # chart sit in one row, and Mermaid's layout puts the last declared
+        # on the left, hence the reversed order (so they read tight to
+        # loose, left to right).
+        g.lines.append("flowchart TB")
+        for v in reversed(variants):
             vname = v.split("/", 1)[1]
             g.add(f"subgraph {ident('variant', vname)} [{label(vname)}]")
-            g.add("direction LR", 2)
+            g.add("direction TB", 2)
             draw_variant(g, render(v, k8s), vname, 2)
             g.add("end")
     styles = [f"  classDef {c} {CLASSES[c]}" for c in CLASSES if c in g.classes]

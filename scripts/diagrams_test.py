@@ -118,6 +118,8 @@ class Tree(unittest.TestCase):
         for variant in ("tight", "loose"):
             write(self.k8s / f"ways/{variant}/kustomization.yaml", kustomization("all.yaml"))
             write(self.k8s / f"ways/{variant}/all.yaml", SYSTEM)
+        # An aggregate of the variants does not make them one system.
+        write(self.k8s / "ways/kustomization.yaml", kustomization("tight", "loose"))
         write(self.k8s / "components/hpa/kustomization.yaml", kustomization(kind="Component"))
         write(self.k8s / "overlays/everything/kustomization.yaml", kustomization("../../shop"))
 
@@ -127,7 +129,7 @@ class Tree(unittest.TestCase):
     def test_finds_systems_and_variants_but_not_components_or_overlays(self) -> None:
         self.assertEqual(
             diagrams.systems(self.k8s),
-            {"shop": ["shop"], "ways": ["ways/loose", "ways/tight"]},
+            {"shop": ["shop"], "ways": ["ways/tight", "ways/loose"]},
         )
 
     def test_draws_workloads_services_urls_config_and_volumes(self) -> None:

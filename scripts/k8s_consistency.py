@@ -80,6 +80,9 @@ OUR_IMAGES: dict[str, int] = {
     "portal-controller": 8081,
     "todo-backend": 8080,
     "todo-frontend": 8080,
+    "generator": 8080,
+    "echo": 8000,
+    "appcoup": 8000,
 }
 
 #: Third-party images and the port they listen on.
@@ -100,6 +103,9 @@ ROUTES: dict[str, set[str]] = {
     "portal-controller": {"/{name}"},
     "todo-backend": {"/graphql", "/actuator/health"},
     "todo-frontend": set(),
+    "generator": {"/data"},
+    "echo": {"/"},
+    "appcoup": set(),
 }
 
 #: Env vars whose value is a URL the browser uses (not resolved in-cluster).
@@ -388,7 +394,10 @@ def port_default_from_source(repo: Path | None, image: str) -> tuple[int | None,
     if repo is None or not (repo / image / "src").is_dir():
         return None, "OUR_IMAGES table"
     for f in sorted((repo / image / "src").rglob("*.rs")):
-        m = PORT_OVERRIDE_RE.search(f.read_text(encoding="utf-8", errors="replace"))
+        text = f.read_text(encoding="utf-8", errors="replace")
+        # An override of service-kit's argument, or (appcoup) a PORT argument
+        # of the crate's own.
+        m = PORT_OVERRIDE_RE.search(text) or KIT_PORT_RE.search(text)
         if m:
             return int(m.group(1)), f"{image}/src"
     kit = repo / "service-kit" / "src" / "config.rs"
@@ -1090,6 +1099,11 @@ def probe_binaries(bin_dir: Path, targets: list, rep: Report, require: bool = Fa
                 "SQLITE_FILE": os.path.join(tmp, "todo.db"),
                 "SERVER_URI": "127.0.0.1:9",
                 "STORE": "memory",
+                # appcoup (one image): its echo takes PORT, its generator
+                # needs a port of its own; both share a directory.
+                "GENERATOR_PORT": "0",
+                "DATA_DIR": os.path.join(tmp, "out"),
+                "SERVE_DIR": tmp,
             }
             log = open(os.path.join(tmp, "stderr.log"), "w+b")
             proc = subprocess.Popen([str(binary)], env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT)

@@ -4,7 +4,9 @@
 # - the tool portal (model + controller) with its in-memory store instead of
 #   MongoDB, on the NodePort numbers the cluster uses (30000, 30100);
 # - the to-do app (backend + frontend) with an embedded SQLite file instead
-#   of MySQL, kept in .run/data/ between runs.
+#   of MySQL, kept in .run/data/ between runs;
+# - the application coupling's generator + echo, as one image (the appcoup
+#   supervisor, on the article's port 8000) and loosely coupled over HTTP.
 #
 #   scripts/run-local.sh            # debug build, starts everything, Ctrl-C stops it
 #   PROFILE=release scripts/run-local.sh
@@ -105,10 +107,20 @@ mkdir -p "$data_dir"
 start todo-backend todo-backend PORT=30301 BIND_ADDR=127.0.0.1 SQLITE_FILE="$data_dir/todo.db"
 start todo-frontend todo-frontend PORT=30300 BIND_ADDR=127.0.0.1 SERVER_URI=127.0.0.1:30301
 
+# App coupling, one image: the supervisor runs generator and echo with one
+# directory between them; echo on the article's port 8000.
+start appcoup appcoup PORT=8000 GENERATOR_PORT=8090 BIND_ADDR=127.0.0.1 DATA_DIR="$run_dir/appcoup/out"
+# App coupling, loose over a "Service": echo fetches the generator's /data.
+start appcoup-generator generator PORT=8091 BIND_ADDR=127.0.0.1 DATA_DIR="$run_dir/appcoup-generator/out"
+start appcoup-echo echo PORT=8001 BIND_ADDR=127.0.0.1 SERVE_DIR="$run_dir/appcoup-echo/in" \
+  SOURCE_URL=http://127.0.0.1:8091/data
+
 wait_ready portal-model PORT=30000 BIND_ADDR=127.0.0.1
 wait_ready portal-controller PORT=30100 BIND_ADDR=127.0.0.1
 wait_ready todo-backend PORT=30301 BIND_ADDR=127.0.0.1
 wait_ready todo-frontend PORT=30300 BIND_ADDR=127.0.0.1 SERVER_URI=127.0.0.1:30301
+wait_ready appcoup PORT=8000 GENERATOR_PORT=8090
+wait_ready echo PORT=8001 BIND_ADDR=127.0.0.1
 
 cat <<INFO
 
@@ -120,6 +132,8 @@ cat <<INFO
 
 ==> the tool portal:  http://127.0.0.1:30000/   (controller script through it, from http://127.0.0.1:30100/)
 ==> the to-do board:  http://127.0.0.1:30300/   (GraphQL explorer: http://127.0.0.1:30301/graphql)
+==> app coupling:     curl http://127.0.0.1:8000/data   (one image: appcoup runs generator + echo)
+                      curl http://127.0.0.1:8001/data   (loose: echo mirrors http://127.0.0.1:8091/data)
 
     Ctrl-C stops everything. The senders' transcripts follow:
 

@@ -1,0 +1,472 @@
+//! The echo of the application-coupling article: serves a directory over
+//! HTTP on port 8000, as `python -m SimpleHTTPServer` does in `/tmp/in`, so
+//! that `curl http://localhost:8000/data` shows the generator's numbers.
+//!
+//! * **Files** come from tower-http's `ServeDir`: `GET` and `HEAD`, `Range`,
+//!   `Last-Modified`/`If-Modified-Since`, content types from the file name,
+//!   and no way out of the directory (`..`, encoded or not, is refused).
+//!   `ServeDir` sends no `ETag`; [`etag`] adds a weak one made of the file's
+//!   size and modification time and answers `If-None-Match` with 304. For an
+//!   append-only file the size alone changes with every line.
+//! * **`GET /`** lists the directory the way SimpleHTTPServer does (ServeDir
+//!   does not list directories): one link per entry, names HTML-escaped and
+//!   percent-encoded in the links.
+//! * **Ready once the directory exists.** In a pod the emptyDir is there
+//!   from the start; outside one, echo can start before the generator
+//!   created `/tmp/out`, and then waits, not ready, instead of failing.
+//! * **`SOURCE_URL`** is the loose coupling over a Service: echo can no
+//!   longer see the generator's file, so it fetches the generator's `GET
+//!   /data` every `SOURCE_INTERVAL` (a conditional GET: 304 when nothing
+//!   changed) into `SERVE_DIR` and serves that copy. It becomes ready after
+//!   the first successful fetch; when the source is unreachable later, it
+//!   keeps serving the last copy (stale beats empty) and counts the failure
+//!   in `echo_source_fetches_total{outcome="failed"}`.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use bytes::BytesMut;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use service_kit::{Kit, ServiceArgs};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::services::ServeDir;
+use url::Url;
+
+/// The echo's settings. Every one is a flag and an environment variable.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "echo",
+    version,
+    about = "Serves SERVE_DIR over HTTP like SimpleHTTPServer (GET /data, GET / lists); or mirrors SOURCE_URL into it",
+    // The article's port. Every other service here defaults to 8080.
+    mut_arg("port", |arg| arg.default_value("8000"))
+)]
+pub struct Config {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+
+    /// The directory to serve (the article's path). Need not exist at start:
+    /// echo is not ready until it does.
+    #[arg(long, env = "SERVE_DIR", default_value = "/tmp/in")]
+    pub serve_dir: PathBuf,
+
+    /// Loose coupling over a Service: fetch this URL (the generator's
+    /// `GET /data`, e.g. http://generator/data) every SOURCE_INTERVAL into
+    /// SERVE_DIR under the URL's last path segment, and serve that copy.
+    /// SERVE_DIR must then be writable.
+    #[arg(long, env = "SOURCE_URL")]
+    pub source_url: Option<Url>,
+
+    /// Time between two fetches of SOURCE_URL.
+    #[arg(long, env = "SOURCE_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub source_interval: Duration,
+
+    /// How long one fetch of SOURCE_URL may take.
+    #[arg(long, env = "SOURCE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub source_timeout: Duration,
+
+    /// Largest copy of SOURCE_URL kept, in bytes; a larger answer is a
+    /// failed fetch (the last good copy stays). Above the generator's
+    /// default MAX_BYTES.
+    #[arg(long, env = "SOURCE_MAX_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub source_max_bytes: usize,
+}
+
+/// Start-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("SOURCE_URL must be http:// (got {0})")]
+    SourceScheme(Url),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(reqwest::Error),
+    #[error("serving HTTP failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Why one fetch of SOURCE_URL failed: logged and counted, never sent to a
+/// client (echo's clients only ever see files).
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("source unreachable: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("source answered {0}")]
+    Status(StatusCode),
+    #[error("source answer larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("cannot store the copy: {0}")]
+    Store(#[from] std::io::Error),
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+/// Shared state of one echo instance.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    kit: Kit,
+    serve_dir: Arc<Path>,
+}
+
+/// The echo's routes, wrapped in the standard middleware: `GET /` lists the
+/// directory, everything else is a file from it.
+pub fn app(state: &AppState) -> Router {
+    let files = ServeDir::new(&*state.serve_dir).append_index_html_on_directories(false);
+    let routes = Router::new()
+        .route("/", get(listing))
+        .with_state(state.clone())
+        .fallback_service(files)
+        .layer(axum::middleware::from_fn(etag));
+    state.kit.wrap(routes)
+}
+
+/// Serve until `shutdown` completes, then drain (see [`service_kit::serve`]).
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let fetches = Family::<Outcome, Counter>::default();
+    let kit = Kit::new(false, |registry| {
+        registry.register(
+            "echo_source_fetches",
+            "Fetches of SOURCE_URL, by outcome (updated, unchanged, failed)",
+            fetches.clone(),
+        );
+    });
+    let source = match &config.source_url {
+        Some(url) if url.scheme() != "http" => return Err(Error::SourceScheme(url.clone())),
+        Some(url) => Some(Source {
+            url: url.clone(),
+            client: reqwest::Client::builder()
+                .timeout(config.source_timeout)
+                .build()
+                .map_err(Error::Client)?,
+            path: config.serve_dir.join(file_name(url)),
+            max_bytes: config.source_max_bytes,
+            fetches,
+            fetched_once: AtomicBool::new(false),
+        }),
+        None => None,
+    };
+    tracing::info!(
+        dir = %config.serve_dir.display(),
+        source = config.source_url.as_ref().map(Url::as_str),
+        pod_ip = %config.service.pod_ip(),
+        "echo ready"
+    );
+    let state = AppState {
+        kit: kit.clone(),
+        serve_dir: config.serve_dir.clone().into(),
+    };
+
+    // Readiness (and the fetches) run until the shutdown starts; the
+    // shutdown future below waits for this task to end before the server
+    // lowers readiness for good, so the task cannot raise it again.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let watcher = tokio::spawn(watch_readiness(
+        kit.clone(),
+        config.serve_dir.clone(),
+        source,
+        config.source_interval,
+        stop_rx,
+    ));
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        let _ = watcher.await;
+    };
+    kit.serve(
+        listener,
+        app(&state),
+        config.service.shutdown_grace,
+        shutdown,
+    )
+    .await
+    .map_err(Error::Serve)
+}
+
+/// Where SOURCE_URL is fetched to and how.
+#[derive(Debug)]
+struct Source {
+    url: Url,
+    client: reqwest::Client,
+    path: PathBuf,
+    max_bytes: usize,
+    fetches: Family<Outcome, Counter>,
+    fetched_once: AtomicBool,
+}
+
+/// The copy's file name: the URL's last path segment (`data`), or `data`.
+fn file_name(url: &Url) -> String {
+    url.path_segments()
+        .and_then(|mut s| s.next_back())
+        .filter(|s| !s.is_empty() && *s != "." && *s != "..")
+        .unwrap_or("data")
+        .to_owned()
+}
+
+/// Keep readiness in step with the directory (and, with SOURCE_URL, fetch
+/// it) until `stop` changes.
+async fn watch_readiness(
+    kit: Kit,
+    dir: PathBuf,
+    source: Option<Source>,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut validators = HeaderMap::new();
+    // Without a source, a directory check once a second is plenty.
+    let period = if source.is_some() {
+        interval
+    } else {
+        Duration::from_secs(1)
+    };
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let mut ready = tokio::fs::metadata(&dir).await.is_ok_and(|m| m.is_dir());
+        if let Some(source) = &source {
+            let outcome = match source.fetch(&mut validators).await {
+                Ok(true) => "updated",
+                Ok(false) => "unchanged",
+                Err(err) => {
+                    tracing::warn!(url = %source.url, %err, "fetching SOURCE_URL failed");
+                    "failed"
+                }
+            };
+            if outcome != "failed" {
+                source.fetched_once.store(true, Ordering::Relaxed);
+            }
+            source.fetches.get_or_create(&Outcome { outcome }).inc();
+            ready = ready && source.fetched_once.load(Ordering::Relaxed);
+        }
+        if ready != kit.readiness.is_ready() {
+            tracing::info!(ready, dir = %dir.display(), "readiness changed");
+        }
+        kit.readiness.set(ready);
+    }
+}
+
+impl Source {
+    /// One conditional GET. `Ok(true)` when a new copy was stored,
+    /// `Ok(false)` when the source answered 304.
+    async fn fetch(&self, validators: &mut HeaderMap) -> Result<bool, FetchError> {
+        let mut request = self.client.get(self.url.clone());
+        for (name, value) in validators.iter() {
+            request = request.header(name, value);
+        }
+        let mut response = request.send().await?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(false);
+        }
+        if !response.status().is_success() {
+            return Err(FetchError::Status(response.status()));
+        }
+        let mut next = HeaderMap::new();
+        if let Some(v) = response.headers().get(header::ETAG) {
+            next.insert(header::IF_NONE_MATCH, v.clone());
+        }
+        if let Some(v) = response.headers().get(header::LAST_MODIFIED) {
+            next.insert(header::IF_MODIFIED_SINCE, v.clone());
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_bytes as u64)
+        {
+            return Err(FetchError::TooLarge(self.max_bytes));
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > self.max_bytes {
+                return Err(FetchError::TooLarge(self.max_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        // Write beside the copy, then rename over it: a reader gets the old
+        // or the new copy, never a half-written one.
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        tokio::fs::create_dir_all(dir).await?;
+        let tmp = dir.join(".echo-fetch.tmp");
+        tokio::fs::write(&tmp, &body).await?;
+        tokio::fs::rename(&tmp, &self.path).await?;
+        *validators = next;
+        Ok(true)
+    }
+}
+
+/// `GET /`: the directory listing, in SimpleHTTPServer's layout.
+async fn listing(State(state): State<AppState>) -> Response {
+    let mut entries = match tokio::fs::read_dir(&*state.serve_dir).await {
+        Ok(entries) => entries,
+        Err(err) => {
+            tracing::warn!(dir = %state.serve_dir.display(), %err, "cannot list the directory");
+            return (StatusCode::NOT_FOUND, "No such directory\n").into_response();
+        }
+    };
+    let mut names = Vec::new();
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let is_dir = entry.file_type().await.is_ok_and(|t| t.is_dir());
+        names.push((entry.file_name(), is_dir));
+    }
+    names.sort();
+    Html(render_listing("/", &names)).into_response()
+}
+
+/// The listing page. Directories get a trailing `/`, as in SimpleHTTPServer.
+pub fn render_listing(path: &str, names: &[(std::ffi::OsString, bool)]) -> String {
+    let title = escape_html(path);
+    let mut page = format!(
+        "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Directory listing for {title}</title></head>\n<body>\n<h2>Directory listing for {title}</h2>\n<hr>\n<ul>\n"
+    );
+    for (name, is_dir) in names {
+        let slash = if *is_dir { "/" } else { "" };
+        let _ = writeln!(
+            page,
+            "<li><a href=\"{}{slash}\">{}{slash}</a></li>",
+            percent_encode(name.as_bytes()),
+            escape_html(&name.to_string_lossy()),
+        );
+    }
+    page.push_str("</ul>\n<hr>\n</body>\n</html>\n");
+    page
+}
+
+/// Escape text for HTML element content and double-quoted attributes.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encode a file name for a relative link: everything but the
+/// unreserved characters of RFC 3986, so `?`, `#`, `%` and `:` cannot turn
+/// a name into a query, a fragment or a scheme.
+fn percent_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Add a weak `ETag` (size and modification time) to files ServeDir sends,
+/// and answer a matching `If-None-Match` with 304.
+pub async fn etag(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    let mut res = next.run(req).await;
+    let status = res.status();
+    if status != StatusCode::OK && status != StatusCode::PARTIAL_CONTENT {
+        return res;
+    }
+    let Some(tag) = weak_etag(res.headers(), status) else {
+        return res;
+    };
+    let matches = if_none_match
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| weak_eq(t.trim(), &tag)));
+    if matches && (method == Method::GET || method == Method::HEAD) {
+        let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
+        for name in [header::LAST_MODIFIED, header::CACHE_CONTROL] {
+            if let Some(v) = res.headers().get(&name) {
+                not_modified.headers_mut().insert(name, v.clone());
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            not_modified.headers_mut().insert(header::ETAG, v);
+        }
+        return not_modified;
+    }
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+/// `W/"<size>-<mtime>"` from ServeDir's headers: the full size is the
+/// Content-Length of a 200 or the total in a 206's Content-Range.
+fn weak_etag(headers: &HeaderMap, status: StatusCode) -> Option<String> {
+    let modified = headers.get(header::LAST_MODIFIED)?.to_str().ok()?;
+    let size = if status == StatusCode::PARTIAL_CONTENT {
+        let range = headers.get(header::CONTENT_RANGE)?.to_str().ok()?;
+        range.rsplit('/').next()?.parse::<u64>().ok()?
+    } else {
+        headers
+            .get(header::CONTENT_LENGTH)?
+            .to_str()
+            .ok()?
+            .parse::<u64>()
+            .ok()?
+    };
+    let stamp: String = modified
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    Some(format!("W/\"{size:x}-{stamp}\""))
+}
+
+/// Weak comparison (RFC 9110 §8.8.3.2): equal opaque tags, `W/` ignored.
+fn weak_eq(a: &str, b: &str) -> bool {
+    a.trim_start_matches("W/") == b.trim_start_matches("W/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_escapes_names_and_encodes_links() {
+        let names = vec![("a<b>&\"c\".txt".into(), false), ("sub dir?#".into(), true)];
+        let page = render_listing("/", &names);
+        assert!(page.contains(
+            "<li><a href=\"a%3Cb%3E%26%22c%22.txt\">a&lt;b&gt;&amp;&quot;c&quot;.txt</a></li>"
+        ));
+        assert!(page.contains("<li><a href=\"sub%20dir%3F%23/\">sub dir?#/</a></li>"));
+        assert!(page.contains("<title>Directory listing for /</title>"));
+    }
+
+    #[test]
+    fn copy_is_named_after_the_last_segment() {
+        let url = |s: &str| Url::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(file_name(&url("http://generator:8080/data")), "data");
+        assert_eq!(file_name(&url("http://generator:8080/")), "data");
+        assert_eq!(
+            file_name(&url("http://generator:8080/x/numbers")),
+            "numbers"
+        );
+    }
+}
