@@ -229,6 +229,7 @@ async fn add_find_edit_delete(browser: &Browser, app: &support::TestApp) {
         format!("Served by pod {}", service_kit::net::instance_name())
     );
     browser.screenshot("portal").await;
+    browser.assert_fits_phone_width("the portal").await;
     let stored = api_tools(app, "?q=grafana").await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["tags"], serde_json::json!(["ops", "metrics"]));

@@ -9,6 +9,8 @@
 //! * the [`Browser`] dereferences to a [`fantoccini::Client`], so everything
 //!   else (navigate, find, click, send keys, execute JS) is fantoccini's API;
 //! * [`eventually`] polls a condition, for what a page does asynchronously;
+//! * [`Browser::assert_fits_phone_width`] checks a page needs no sideways
+//!   scrolling on a phone;
 //! * [`Browser::screenshot`] saves the page for the README when
 //!   `SCREENSHOTS_DIR` is set (`scripts/screenshots.sh`);
 //! * [`Browser::close`] ends the session. Dropping a `Browser` without
@@ -216,6 +218,52 @@ impl Browser {
         std::fs::write(&path, png)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         Some(path)
+    }
+
+    /// Check that the current page works at a phone's width: at 390 CSS
+    /// pixels (a common phone), nothing is wider than the window, so there
+    /// is no sideways scrolling. The window gets its test size back after.
+    ///
+    /// # Panics
+    ///
+    /// When the page is wider than the phone's screen (naming the widest
+    /// elements), or the window cannot be resized to a phone's width.
+    pub async fn assert_fits_phone_width(&self, what: &str) {
+        const PHONE: (u32, u32) = (390, 844);
+        self.client
+            .set_window_size(PHONE.0, PHONE.1)
+            .await
+            .unwrap_or_else(|e| panic!("cannot resize the window to a phone's: {e}"));
+        let measured = eventually(&format!("{what} laid out at phone width"), || async {
+            let m = self
+                .client
+                .execute(
+                    "const w = window.innerWidth;
+                     const wide = [...document.querySelectorAll('body *')]
+                       .filter(e => e.getBoundingClientRect().right > w + 1)
+                       .slice(0, 5)
+                       .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+                                 (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''));
+                     return [w, document.documentElement.scrollWidth, wide];",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            let inner = m.get(0)?.as_u64()?;
+            (inner <= u64::from(PHONE.0)).then_some(m)
+        })
+        .await;
+        let inner = measured[0].as_u64().unwrap_or_default();
+        let scroll = measured[1].as_u64().unwrap_or_default();
+        self.client
+            .set_window_size(1280, 900)
+            .await
+            .unwrap_or_else(|e| panic!("cannot restore the window size: {e}"));
+        assert!(
+            scroll <= inner,
+            "{what} is {scroll}px wide on a {inner}px phone screen; too wide: {}",
+            measured[2]
+        );
     }
 
     /// End the session (Chromium exits) and stop chromedriver.

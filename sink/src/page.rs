@@ -38,7 +38,7 @@ pub(crate) fn render(snap: &Snapshot) -> String {
     for m in &snap.latest {
         let _ = write!(
             latest,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=rid><code>{}</code></td></tr>",
             m.at.format("%H:%M:%S"),
             m.from,
             escape(&m.message),
@@ -57,7 +57,8 @@ pub(crate) fn render(snap: &Snapshot) -> String {
 <style>
 body{{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}}
 table{{border-collapse:collapse;margin-bottom:2rem}}td,th{{padding:.25rem .75rem;border-bottom:1px solid #ddd;text-align:left}}
-.n{{text-align:right}}code{{font-size:.8em;color:#555}}
+.n{{text-align:right}}code{{font-size:.8em;color:#555}}td{{overflow-wrap:anywhere}}
+@media (max-width:40rem){{body{{margin:1rem}}td,th{{padding:.25rem .4rem}}.rid{{display:none}}}}
 </style></head><body>
 <h1>Sink <code>{pod}</code></h1>
 <p>Served by pod <code class=pod>{name}</code>. Reload a few times through <code>sink-svc</code>: each of the three sink replicas keeps its own count.</p>
@@ -66,7 +67,7 @@ table{{border-collapse:collapse;margin-bottom:2rem}}td,th{{padding:.25rem .75rem
 <p>In a cluster these are the relay pods' IPs: <code>sink-svc</code> spreads the relays' calls over the sink replicas.</p>
 <table><tr><th>address</th><th>messages</th><th></th></tr>{senders}</table>
 <h2>Latest</h2>
-<table><tr><th>time (UTC)</th><th>from</th><th>message</th><th>request id</th></tr>{latest}</table>
+<table><tr><th>time (UTC)</th><th>from</th><th>message</th><th class=rid>request id</th></tr>{latest}</table>
 </body></html>
 "#,
         pod = snap.pod_ip,

@@ -98,6 +98,7 @@ async fn the_page_shows_each_relay_and_the_latest_messages() {
     assert!(browser.find(Locator::Css("td b")).await.is_err());
 
     browser.screenshot("sink").await;
+    browser.assert_fits_phone_width("the sink page").await;
     browser.close().await;
     sink.stop().await.unwrap();
 }

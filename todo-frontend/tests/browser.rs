@@ -232,6 +232,7 @@ async fn board_round_trip_with_only_the_frontend_reachable() {
         "{served}"
     );
     browser.screenshot("todo").await;
+    browser.assert_fits_phone_width("the board").await;
 
     // Within the list, then across lists, then a delete.
     click_item_button(&browser, "bread", ".move-up").await;
