@@ -347,7 +347,13 @@ pub fn render_listing(path: &str, names: &[(std::ffi::OsString, bool)]) -> Strin
             escape_html(&name.to_string_lossy()),
         );
     }
-    page.push_str("</ul>\n<hr>\n</body>\n</html>\n");
+    // One line more than SimpleHTTPServer: which pod served the listing, so
+    // that with two echo replicas behind a Service a reload shows both.
+    let _ = write!(
+        page,
+        "</ul>\n<hr>\n<p>Served by pod {}</p>\n</body>\n</html>\n",
+        escape_html(service_kit::net::instance_name())
+    );
     page
 }
 
@@ -457,6 +463,10 @@ mod tests {
         ));
         assert!(page.contains("<li><a href=\"sub%20dir%3F%23/\">sub dir?#/</a></li>"));
         assert!(page.contains("<title>Directory listing for /</title>"));
+        assert!(page.contains(&format!(
+            "<p>Served by pod {}</p>",
+            service_kit::net::instance_name()
+        )));
     }
 
     #[test]
