@@ -216,7 +216,11 @@ pub async fn run(
     redis::Client::open(config.redis.url()).map_err(Error::RedisUrl)?;
     let state = AppState::new(&config);
     let stop = CancellationToken::new();
-    let keeper = tokio::spawn(keep_redis(state.clone(), config.redis.clone(), stop.clone()));
+    let keeper = tokio::spawn(keep_redis(
+        state.clone(),
+        config.redis.clone(),
+        stop.clone(),
+    ));
     let kit = state.kit.clone();
     let served = kit
         .serve(listener, app(state), config.service.shutdown_grace, {
@@ -258,7 +262,9 @@ async fn keep_redis(state: AppState, redis: RedisArgs, stop: CancellationToken) 
         if was_up != Some(up.is_ok()) {
             match &up {
                 Ok(_) => tracing::info!(redis = %redis.url(), "Redis reachable, ready"),
-                Err(err) => tracing::warn!(redis = %redis.url(), %err, "Redis unreachable, not ready"),
+                Err(err) => {
+                    tracing::warn!(redis = %redis.url(), %err, "Redis unreachable, not ready")
+                }
             }
             was_up = Some(up.is_ok());
         }
@@ -371,7 +377,10 @@ mod tests {
         );
         assert_eq!(voter_id(&cookie("voter_id=")), None);
         assert_eq!(voter_id(&cookie("voter_id=a\"b")), None);
-        assert_eq!(voter_id(&cookie(&format!("voter_id={}", "a".repeat(65)))), None);
+        assert_eq!(
+            voter_id(&cookie(&format!("voter_id={}", "a".repeat(65)))),
+            None
+        );
         assert_eq!(voter_id(&HeaderMap::new()), None);
     }
 

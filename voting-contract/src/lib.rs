@@ -31,8 +31,7 @@ use serde::{Deserialize, Serialize};
 pub const VOTES_LIST: &str = "votes";
 
 /// The table, as the original worker creates it when it is missing.
-pub const CREATE_TABLE: &str =
-    "CREATE TABLE IF NOT EXISTS votes (id VARCHAR(255) NOT NULL UNIQUE, vote VARCHAR(255) NOT NULL)";
+pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS votes (id VARCHAR(255) NOT NULL UNIQUE, vote VARCHAR(255) NOT NULL)";
 
 /// The original result app's query, one row per option that has votes.
 pub const TALLY_QUERY: &str = "SELECT vote, COUNT(id) AS count FROM votes GROUP BY vote";
