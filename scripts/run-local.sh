@@ -4,7 +4,10 @@
 # - the tool portal (model + controller) with its in-memory store instead of
 #   MongoDB, on the NodePort numbers the cluster uses (30000, 30100);
 # - the to-do app (backend + frontend) with an embedded SQLite file instead
-#   of MySQL, kept in .run/data/ between runs.
+#   of MySQL, kept in .run/data/ between runs;
+# - the voting app (vote, worker, result) on the Redis and PostgreSQL every
+#   development machine runs on 127.0.0.1 (database `voting`, created if
+#   missing; psql must be installed), at the NodePorts 31000 and 31001.
 #
 #   scripts/run-local.sh            # debug build, starts everything, Ctrl-C stops it
 #   PROFILE=release scripts/run-local.sh
@@ -104,10 +107,24 @@ mkdir -p "$data_dir"
 start todo-backend todo-backend PORT=30301 BIND_ADDR=127.0.0.1 SQLITE_FILE="$data_dir/todo.db"
 start todo-frontend todo-frontend PORT=30300 BIND_ADDR=127.0.0.1 SERVER_URI=127.0.0.1:30301
 
+# The voting app: Redis and PostgreSQL on 127.0.0.1 stand in for the
+# Services `redis` and `db`.
+voting_db=${VOTING_DB_URL:-postgres://postgres@127.0.0.1:5432/voting}
+if ! psql "$voting_db" -c 'select 1' >/dev/null 2>&1; then
+  echo "==> creating database ${voting_db##*/}"
+  psql "${voting_db%/*}/postgres" -c "CREATE DATABASE ${voting_db##*/}" >/dev/null
+fi
+start vote vote PORT=31000 BIND_ADDR=127.0.0.1 REDIS_HOST=127.0.0.1 HOSTNAME=vote-local
+start worker worker PORT=8401 BIND_ADDR=127.0.0.1 REDIS_HOST=127.0.0.1 DATABASE_URL="$voting_db"
+start result result PORT=31001 BIND_ADDR=127.0.0.1 DATABASE_URL="$voting_db"
+
 wait_ready portal-model PORT=30000 BIND_ADDR=127.0.0.1
 wait_ready portal-controller PORT=30100 BIND_ADDR=127.0.0.1
 wait_ready todo-backend PORT=30301 BIND_ADDR=127.0.0.1
 wait_ready todo-frontend PORT=30300 BIND_ADDR=127.0.0.1 SERVER_URI=127.0.0.1:30301
+wait_ready vote PORT=31000 BIND_ADDR=127.0.0.1
+wait_ready worker PORT=8401 BIND_ADDR=127.0.0.1
+wait_ready result PORT=31001 BIND_ADDR=127.0.0.1
 
 cat <<INFO
 
@@ -119,6 +136,8 @@ cat <<INFO
 
 ==> the tool portal:  http://127.0.0.1:30000/   (controller script from http://127.0.0.1:30100/)
 ==> the to-do board:  http://127.0.0.1:30300/   (GraphQL explorer: http://127.0.0.1:30301/graphql)
+==> the voting app:   vote http://127.0.0.1:31000/   result http://127.0.0.1:31001/
+                      (worker metrics: http://127.0.0.1:8401/metrics)
 
     Ctrl-C stops everything. The senders' transcripts follow:
 
