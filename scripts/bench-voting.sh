@@ -69,11 +69,17 @@ llen() { redis-cli LLEN "$1"; }
 start vote "$VOTE_PORT"
 cat >"$work/vote.lua" <<'LUA'
 -- A new voter per request (so the worker has distinct rows to write),
--- alternating a and b.
+-- alternating a and b. Each wrk thread has its own Lua state: setup() gives
+-- each a distinct number, so no two threads make the same voter id.
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 local n = 0
 request = function()
   n = n + 1
-  local id = string.format("%08x%08x", math.random(0, 0x7fffffff), n)
+  local id = string.format("t%02dv%012x", tid, n)
   local body = (n % 2 == 0) and "vote=a" or "vote=b"
   return wrk.format("POST", "/", {
     ["Content-Type"] = "application/x-www-form-urlencoded",
@@ -108,7 +114,7 @@ PY
 # --- 3. latency ----------------------------------------------------------
 latency() { # label
   python3 - "$VOTE_PORT" "$RESULT_PORT" "$SAMPLES" "$1" <<'PY'
-import json, sys, time, urllib.request, uuid
+import json, random, sys, time, urllib.request, uuid
 vote_port, result_port, samples, label = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def total():
     with urllib.request.urlopen(f"http://127.0.0.1:{result_port}/api/results") as r:
@@ -126,7 +132,9 @@ for i in range(samples):
             sys.exit(f"bench-voting: a vote did not reach result within 10 s")
         time.sleep(0.005)
     times.append((time.monotonic() - t0) * 1000)
-    time.sleep(0.13)  # land at different points of the tick
+    # The last sample was seen just after a tick: wait a random part of a
+    # second so the next vote lands anywhere in the (default 1 s) tick.
+    time.sleep(random.uniform(0, 1))
 times.sort()
 p = lambda q: times[min(len(times) - 1, int(q * len(times)))]
 print(f"   {label}: {samples} votes, median {p(0.5):.0f} ms, p90 {p(0.9):.0f} ms, max {times[-1]:.0f} ms")
