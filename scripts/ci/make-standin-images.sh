@@ -314,6 +314,9 @@ COPY --chmod=755 postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 ENV PGDATA=/var/lib/postgresql/data
 VOLUME /var/lib/postgresql/data
 EXPOSE 5432
+# As the official image: SIGINT is PostgreSQL's fast shutdown (SIGTERM would
+# wait for every client, the worker and result, to disconnect first).
+STOPSIGNAL SIGINT
 ENTRYPOINT ["docker-entrypoint.sh"]
 CMD ["postgres"]
 LABEL org.opencontainers.image.description="CI stand-in for $POSTGRES_IMAGE: PostgreSQL 17 from Debian $SUITE"
