@@ -179,6 +179,8 @@ class Graph:
     lines: list[str] = field(default_factory=list)
     edges: list[str] = field(default_factory=list)
     classes: dict[str, list[str]] = field(default_factory=dict)
+    # Volume nodes already drawn: a claim two workloads share is one node.
+    drawn: set[str] = field(default_factory=set)
 
     def add(self, line: str, indent: int = 1, cls: str | None = None) -> None:
         self.lines.append("  " * indent + line)
@@ -293,7 +295,6 @@ def draw_variant(g: Graph, objs: list[dict], prefix: str, indent: int) -> None:
         wname = w["metadata"]["name"]
         spec = pod_spec(w)
         volumes = {v["name"]: v for v in spec.get("volumes", []) or []}
-        drawn_volumes = set()
         containers = spec.get("containers", []) or []
         port_owner = {
             int(p["containerPort"]): c["name"] for c in containers for p in c.get("ports", []) or []
@@ -329,7 +330,7 @@ def draw_variant(g: Graph, objs: list[dict], prefix: str, indent: int) -> None:
                 v = volumes.get(m["name"])
                 if v is None:
                     continue
-                vid = volume_node(g, v, prefix, wname, pvcs, configmaps, secrets, indent, drawn_volumes)
+                vid = volume_node(g, v, prefix, wname, pvcs, configmaps, secrets, indent, g.drawn)
                 path = m["mountPath"] + (f" ({m['subPath']})" if m.get("subPath") else "")
                 if m.get("readOnly"):
                     path += " ro"

@@ -152,7 +152,7 @@ class Tree(unittest.TestCase):
         self.assertIn("cm_conf -.-> c_front_web", d)
         self.assertIn("sec_creds -.-> c_front_web", d)
         self.assertIn("cm_conf -.-> c_back_api", d)
-        self.assertIn('pvc_data[("PVC data<br/>1Gi ReadWriteOnce")]', d)
+        self.assertEqual(d.count('pvc_data[("PVC data<br/>1Gi ReadWriteOnce")]'), 1)
         self.assertIn('pvc_data -. "/var/lib/api (api)" .- c_back_api', d)
         self.assertIn('v_front_scratch[("emptyDir scratch<br/>limit 8Mi")]', d)
         self.assertIn("class s_back,s_front svc", d)

@@ -83,10 +83,13 @@ OUR_IMAGES: dict[str, int] = {
     "generator": 8080,
     "echo": 8000,
     "appcoup": 8000,
+    "vote": 8080,
+    "worker": 8080,
+    "result": 8080,
 }
 
 #: Third-party images and the port they listen on.
-OTHER_IMAGES: dict[str, int] = {"mongo": 27017, "mysql": 3306}
+OTHER_IMAGES: dict[str, int] = {"mongo": 27017, "mysql": 3306, "redis": 6379, "postgres": 5432}
 
 #: Routes every service gets from service-kit's Kit::wrap.
 KIT_ROUTES = {"/healthz", "/readyz", "/metrics"}
@@ -106,6 +109,9 @@ ROUTES: dict[str, set[str]] = {
     "generator": {"/data"},
     "echo": {"/"},
     "appcoup": set(),
+    "vote": {"/"},
+    "worker": set(),
+    "result": {"/", "/result.js", "/events", "/api/results"},
 }
 
 #: Env vars whose value is a URL the browser uses (not resolved in-cluster).
@@ -154,7 +160,7 @@ PODMONITOR_ENDPOINT_FIELDS = {
 BROWSER_PORT_VARS = {"CONTROLLER_PORT": "portal-controller"}
 
 #: Env vars holding a bare host[:port], and the port implied when absent.
-HOST_VARS = {"DB_HOST": 3306}
+HOST_VARS = {"DB_HOST": 3306, "REDIS_HOST": 6379, "POSTGRES_HOST": 5432}
 
 #: Default ports per URL scheme.
 SCHEME_PORTS = {"http": 80, "https": 443, "mongodb": 27017, "mysql": 3306}
@@ -174,6 +180,11 @@ SEED_SERVICES = {
     "mysql": {"selector": {"app": "to-do-app", "tier": "mysql"}, "port": 3306, "headless": True},
     "to-do-app-backend": {"selector": {"app": "to-do-app", "tier": "backend"}, "port": 80},
     "to-do-app-frontend": {"selector": {"app": "to-do-app", "tier": "frontend"}, "port": 80},
+    # The classic voting app's names and ports (course notes).
+    "vote": {"selector": {"app": "voting-app", "tier": "vote"}, "nodePorts": {31000}},
+    "result": {"selector": {"app": "voting-app", "tier": "result"}, "nodePorts": {31001}},
+    "redis": {"selector": {"app": "voting-app", "tier": "redis"}, "port": 6379},
+    "db": {"selector": {"app": "voting-app", "tier": "db"}, "port": 5432},
 }
 SEED_REPLICAS = {
     "senders": 3,

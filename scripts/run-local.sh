@@ -7,6 +7,9 @@
 #   of MySQL, kept in .run/data/ between runs;
 # - the application coupling's generator + echo, as one image (the appcoup
 #   supervisor, on the article's port 8000) and loosely coupled over HTTP.
+# - the voting app (vote, worker, result) on the Redis and PostgreSQL every
+#   development machine runs on 127.0.0.1 (database `voting`, created if
+#   missing; psql must be installed), at the NodePorts 31000 and 31001.
 #
 #   scripts/run-local.sh            # debug build, starts everything, Ctrl-C stops it
 #   PROFILE=release scripts/run-local.sh
@@ -114,6 +117,16 @@ start appcoup appcoup PORT=8000 GENERATOR_PORT=8090 BIND_ADDR=127.0.0.1 DATA_DIR
 start appcoup-generator generator PORT=8091 BIND_ADDR=127.0.0.1 DATA_DIR="$run_dir/appcoup-generator/out"
 start appcoup-echo echo PORT=8001 BIND_ADDR=127.0.0.1 SERVE_DIR="$run_dir/appcoup-echo/in" \
   SOURCE_URL=http://127.0.0.1:8091/data
+# The voting app: Redis and PostgreSQL on 127.0.0.1 stand in for the
+# Services `redis` and `db`.
+voting_db=${VOTING_DB_URL:-postgres://postgres@127.0.0.1:5432/voting}
+if ! psql "$voting_db" -c 'select 1' >/dev/null 2>&1; then
+  echo "==> creating database ${voting_db##*/}"
+  psql "${voting_db%/*}/postgres" -c "CREATE DATABASE ${voting_db##*/}" >/dev/null
+fi
+start vote vote PORT=31000 BIND_ADDR=127.0.0.1 REDIS_HOST=127.0.0.1 HOSTNAME=vote-local
+start worker worker PORT=8401 BIND_ADDR=127.0.0.1 REDIS_HOST=127.0.0.1 DATABASE_URL="$voting_db"
+start result result PORT=31001 BIND_ADDR=127.0.0.1 DATABASE_URL="$voting_db"
 
 wait_ready portal-model PORT=30000 BIND_ADDR=127.0.0.1
 wait_ready portal-controller PORT=30100 BIND_ADDR=127.0.0.1
@@ -121,6 +134,9 @@ wait_ready todo-backend PORT=30301 BIND_ADDR=127.0.0.1
 wait_ready todo-frontend PORT=30300 BIND_ADDR=127.0.0.1 SERVER_URI=127.0.0.1:30301
 wait_ready appcoup PORT=8000 GENERATOR_PORT=8090
 wait_ready echo PORT=8001 BIND_ADDR=127.0.0.1
+wait_ready vote PORT=31000 BIND_ADDR=127.0.0.1
+wait_ready worker PORT=8401 BIND_ADDR=127.0.0.1
+wait_ready result PORT=31001 BIND_ADDR=127.0.0.1
 
 cat <<INFO
 
@@ -134,6 +150,8 @@ cat <<INFO
 ==> the to-do board:  http://127.0.0.1:30300/   (GraphQL explorer: http://127.0.0.1:30301/graphql)
 ==> app coupling:     curl http://127.0.0.1:8000/data   (one image: appcoup runs generator + echo)
                       curl http://127.0.0.1:8001/data   (loose: echo mirrors http://127.0.0.1:8091/data)
+==> the voting app:   vote http://127.0.0.1:31000/   result http://127.0.0.1:31001/
+                      (worker metrics: http://127.0.0.1:8401/metrics)
 
     Ctrl-C stops everything. The senders' transcripts follow:
 

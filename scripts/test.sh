@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Run every test of the workspace: unit tests, black-box HTTP tests against
 # in-process services, binary-level tests (signals, exit codes), database
-# tests (MariaDB on 127.0.0.1:3306, a MongoDB wire-protocol server), browser
+# tests (MariaDB on 127.0.0.1:3306, a MongoDB wire-protocol server, Redis on
+# 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 for the voting app), browser
 # tests (headless Chromium), and the Kubernetes manifest checks.
 #
 # Prerequisites it cannot install without root (scripts/ci/install-deps.sh
-# does, on Debian): chromium and chromium-driver, a MariaDB server. A missing
+# does, on Debian): chromium and chromium-driver, a MariaDB server, Redis and
+# PostgreSQL (trusting local TCP logins). A missing
 # prerequisite makes the tests that need it fail with a message; nothing is
 # skipped silently.
 set -euo pipefail

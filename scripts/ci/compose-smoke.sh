@@ -21,6 +21,8 @@
 #        and the Controller's script load;
 #      - to-do: GraphQL creates a list and an item and reads them back, also
 #        after todo-backend restarts (so they were in MySQL); the board loads;
+#      - voting: votes cast on vote reach result's tally through Redis, the
+#        worker and PostgreSQL; a re-vote moves a vote without adding one;
 #   4. tears everything down (containers, networks, volumes), also on failure.
 # On failure it prints which check failed, the stack's state and the logs of
 # the failing container(s), and exits non-zero.
@@ -50,7 +52,7 @@ PROJECT=${PROJECT:-k8s-smoke}
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-240}
 MAX_IMAGE_MB=${MAX_IMAGE_MB:-40}
 # The compose services built from Containerfiles of ours.
-SERVICES=(sender relay sink portal-model portal-controller todo-backend todo-frontend)
+SERVICES=(sender relay sink portal-model portal-controller todo-backend todo-frontend vote worker result)
 PLATFORMS=${PLATFORMS-linux/amd64,linux/arm64}
 . scripts/lib/images.sh
 work=$(mktemp -d)
@@ -269,5 +271,29 @@ GQL=http://127.0.0.1:30300/graphql
 out=$(gql '{ lists { name } }') && echo "$out" | grep -q "$list" \
   || { failed_ctr="$(ctrs todo-frontend) $(ctrs todo-backend)"; fail "to-do: GraphQL through the frontend (got: ${out:-nothing})"; }
 echo "  ok: the frontend's /graphql reaches the back end"
+
+# --- 3d. voting app --------------------------------------------------------
+say "voting: votes on vote (31000) reach result (31001) through redis, worker and db"
+voting_ctrs() { echo "$(ctrs vote) $(ctrs worker) $(ctrs result) $(ctrs redis) $(ctrs db)"; }
+cast() { # voter choice
+  curl -fsS -o /dev/null -b "voter_id=$1" --data "vote=$2" http://127.0.0.1:31000/
+}
+tally_is() { # a b: wait until result reports exactly these counts
+  local got=""
+  for _ in $(seq 1 30); do
+    got=$(curl -fsS http://127.0.0.1:31001/api/results 2>/dev/null || true)
+    if python3 -c 'import json,sys; t=json.loads(sys.argv[1]); sys.exit(0 if (t["a"],t["b"])==(int(sys.argv[2]),int(sys.argv[3])) else 1)' \
+        "$got" "$1" "$2" 2>/dev/null; then echo "  ok: $got"; return 0; fi
+    sleep 1
+  done
+  echo "  last tally: ${got:-nothing}"
+  return 1
+}
+curl -fsS http://127.0.0.1:31000/ | grep -q 'Processed by container ID' || { failed_ctr=$(ctrs vote); fail "voting: vote page"; }
+cast smoke-a a && cast smoke-b a && cast smoke-c b || { failed_ctr=$(voting_ctrs); fail "voting: POST a vote"; }
+tally_is 2 1 || { failed_ctr=$(voting_ctrs); fail "voting: the votes did not reach result"; }
+cast smoke-a b || { failed_ctr=$(voting_ctrs); fail "voting: re-vote"; }
+tally_is 1 2 || { failed_ctr=$(voting_ctrs); fail "voting: a re-vote did not move the vote"; }
+curl -fsS http://127.0.0.1:31001/ | grep -q 'id="percent-a"' || { failed_ctr=$(ctrs result); fail "voting: result page"; }
 
 say "PASSED"

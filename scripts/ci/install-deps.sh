@@ -4,6 +4,7 @@
 #
 #   chromium, chromium-driver   browser tests (headless, driven over WebDriver)
 #   mariadb-server              the to-do backend's MySQL tests, when no server runs
+#   redis-server, postgresql    the voting app's tests, when no server runs
 #   wrk, nginx                  scripts/bench-*.sh
 #   podman, runc, debootstrap   container images and the compose smoke test
 #   nodejs, npm                 the Mermaid CLI that checks the diagrams (scripts/check-diagrams.sh)
@@ -38,5 +39,34 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null; then
     (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null && break
     sleep 0.5
   done
+fi
+# The voting app's tests need Redis on 127.0.0.1:6379 and PostgreSQL on
+# 127.0.0.1:5432 that trusts local TCP logins (each test creates and drops
+# its own database). Installed and started only when absent.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if ! port_open 6379; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "==> apt-get install redis-server"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+  fi
+  echo "==> starting Redis"
+  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" >/dev/null
+  for _ in $(seq 1 40); do port_open 6379 && break; sleep 0.25; done
+fi
+if ! port_open 5432; then
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    echo "==> apt-get install postgresql"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  fi
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  pgdata=${PGDATA_CI:-/var/lib/postgresql/ci-data}
+  if [ ! -s "$pgdata/PG_VERSION" ]; then
+    echo "==> initialising a PostgreSQL cluster in $pgdata (trust on 127.0.0.1: test machines only)"
+    install -d -o postgres -g postgres "$pgdata" /var/run/postgresql
+    runuser -u postgres -- "$pgbin/initdb" -D "$pgdata" -U postgres --auth=trust >/dev/null
+  fi
+  echo "==> starting PostgreSQL"
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w \
+    -o "-c listen_addresses=127.0.0.1 -c port=5432" start >/dev/null
 fi
 echo "==> dependencies ready"

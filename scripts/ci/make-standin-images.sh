@@ -31,13 +31,22 @@
 #       listening on 27017 with its data in /data/db, as UID 999 like the
 #       official image, plus a `mongosh` that only does what the compose
 #       health check asks (`db.adminCommand('ping')`).
+#   docker.io/library/redis:7.4
+#       Debian's redis-server and redis-cli, run as UID 999 with /data as
+#       the working directory, as the official image does (protected mode off,
+#       as the official image builds it).
+#   docker.io/library/postgres:17
+#       Debian's PostgreSQL 17 with a small entrypoint that initialises
+#       $PGDATA on first start from POSTGRES_USER / POSTGRES_PASSWORD /
+#       POSTGRES_DB (password authentication over TCP) like the official
+#       image, and provides `pg_isready` for the health check.
 #
 # Needs: podman (or STANDIN_ENGINE=docker), debootstrap, network access to
 # deb.debian.org and PyPI. Takes about 2-3 minutes. Re-running rebuilds the
 # images (the debootstrap root is kept in STANDIN_WORK between runs).
 #
 #   scripts/ci/make-standin-images.sh            # all four
-#   scripts/ci/make-standin-images.sh mongo      # only some: rust runtime mysql mongo
+#   scripts/ci/make-standin-images.sh mongo      # only some: rust runtime mysql mongo redis postgres
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -51,6 +60,8 @@ RUST_IMAGE=docker.io/library/rust:1.89-slim-trixie
 RUNTIME_IMAGE=gcr.io/distroless/cc-debian13:nonroot
 MYSQL_IMAGE=docker.io/library/mysql:8.4
 MONGO_IMAGE=docker.io/library/mongo:8.0
+REDIS_IMAGE=docker.io/library/redis:7.4
+POSTGRES_IMAGE=docker.io/library/postgres:17
 BASE_IMAGE=localhost/standin-debian:$SUITE
 # The stand-ins' own build steps run on this machine's architecture (named
 # literally: podman 4.3 does not set $BUILDPLATFORM for FROM lines).
@@ -62,7 +73,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 log() { printf '\n== make-standin-images: %s\n' "$*"; }
 
 wanted=("$@")
-if [ "${#wanted[@]}" -eq 0 ]; then wanted=(rust runtime mysql mongo); fi
+if [ "${#wanted[@]}" -eq 0 ]; then wanted=(rust runtime mysql mongo redis postgres); fi
 
 mkdir -p "$WORK"
 
@@ -267,10 +278,92 @@ CMD ["nx-27017", "--host", "0.0.0.0", "--port", "27017", "--data-dir", "/data/db
 LABEL org.opencontainers.image.description="CI stand-in for $MONGO_IMAGE: nx-27017 wire-protocol server"
 CF
 ;;
-*) echo "make-standin-images: unknown stand-in '$w' (rust runtime mysql mongo)" >&2; exit 2 ;;
+redis)
+cat >"$ctx/redis-entrypoint.sh" <<'SH'
+#!/bin/sh
+# Stand-in for the official redis image's entrypoint. The official image is
+# built with protected mode off (other containers may connect without a
+# password); Debian's redis-server is not, so it is switched off here.
+if [ "${1:-redis-server}" = redis-server ]; then
+  [ "$#" -gt 0 ] && shift
+  exec redis-server --protected-mode no --bind '* -::*' "$@"
+fi
+exec "$@"
+SH
+build redis "$REDIS_IMAGE" <<CF
+FROM $BASE_IMAGE
+RUN apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server redis-tools \\
+ && rm -rf /var/lib/apt/lists/* \\
+ && mkdir -p /data && chown 999:999 /data
+COPY --chmod=755 redis-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+WORKDIR /data
+USER 999:999
+VOLUME /data
+EXPOSE 6379
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["redis-server"]
+LABEL org.opencontainers.image.description="CI stand-in for $REDIS_IMAGE: redis-server from Debian $SUITE"
+CF
+;;
+postgres)
+cat >"$ctx/postgres-entrypoint.sh" <<'SH'
+#!/bin/bash
+# Stand-in for the official postgres image's entrypoint: first start
+# initialises $PGDATA with POSTGRES_USER / POSTGRES_PASSWORD (password
+# authentication from the network) and creates POSTGRES_DB; then postgres
+# runs in the foreground.
+set -euo pipefail
+if [ "${1:-postgres}" != postgres ]; then exec "$@"; fi
+bin=/usr/lib/postgresql/17/bin
+export PGDATA=${PGDATA:-/var/lib/postgresql/data}
+user=${POSTGRES_USER:-postgres}
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$PGDATA" /var/run/postgresql
+  chown -R postgres:postgres "$PGDATA" /var/run/postgresql
+  chmod 700 "$PGDATA"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
+fi
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  : "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"
+  echo "stand-in entrypoint: initialising $PGDATA"
+  "$bin/initdb" -D "$PGDATA" -U "$user" --pwfile=<(printf '%s' "$POSTGRES_PASSWORD") \
+    --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  if [ -n "${POSTGRES_DB:-}" ] && [ "$POSTGRES_DB" != "$user" ]; then
+    "$bin/postgres" --single -D "$PGDATA" postgres <<<"CREATE DATABASE \"$POSTGRES_DB\";" >/dev/null
+  elif [ "$user" != postgres ]; then
+    "$bin/postgres" --single -D "$PGDATA" postgres <<<"CREATE DATABASE \"$user\";" >/dev/null
+  fi
+  echo "stand-in entrypoint: initialised"
+fi
+shift || true
+exec "$bin/postgres" -D "$PGDATA" -c listen_addresses='*' "$@"
+SH
+build postgres "$POSTGRES_IMAGE" <<CF
+FROM $BASE_IMAGE
+RUN apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-17 \\
+ && rm -rf /var/lib/apt/lists/* /var/lib/postgresql/* \\
+ && ln -s /usr/lib/postgresql/17/bin/pg_isready /usr/local/bin/pg_isready \\
+ && mkdir -p /var/lib/postgresql/data /var/run/postgresql \\
+ && chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql
+COPY --chmod=755 postgres-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENV PGDATA=/var/lib/postgresql/data
+VOLUME /var/lib/postgresql/data
+EXPOSE 5432
+# As the official image: SIGINT is PostgreSQL's fast shutdown (SIGTERM would
+# wait for every client, the worker and result, to disconnect first).
+STOPSIGNAL SIGINT
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["postgres"]
+LABEL org.opencontainers.image.description="CI stand-in for $POSTGRES_IMAGE: PostgreSQL 17 from Debian $SUITE"
+CF
+;;
+*) echo "make-standin-images: unknown stand-in '$w' (rust runtime mysql mongo redis postgres)" >&2; exit 2 ;;
 esac
 done
 
 log "done"
 $ENGINE images --format '{{.Repository}}:{{.Tag}}  {{.Size}}' \
-  | grep -E "rust:1.89-slim-trixie|distroless/cc-debian13|library/mysql|library/mongo|standin-debian" || true
+  | grep -E "rust:1.89-slim-trixie|distroless/cc-debian13|library/mysql|library/mongo|library/redis|library/postgres|standin-debian" || true
