@@ -152,6 +152,8 @@ struct Page<'a> {
     option_a: &'a str,
     option_b: &'a str,
     tally: &'a Tally,
+    /// Which pod served the page.
+    pod: &'a str,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -319,6 +321,7 @@ async fn page(State(state): State<AppState>) -> Response {
         option_a: &state.options.0,
         option_b: &state.options.1,
         tally: &tally,
+        pod: service_kit::net::instance_name(),
     };
     match page.render() {
         Ok(body) => Html(body).into_response(),

@@ -66,6 +66,8 @@ async fn voting_changes_the_open_result_page_live() {
     })
     .await;
     assert_eq!(chosen, "You voted for Dogs.");
+    browser.screenshot("vote").await;
+    browser.assert_fits_phone_width("the vote page").await;
 
     // Back on the result page: 0% / 100% and one vote, without a reload.
     browser.switch_to_window(result_window).await.unwrap();
@@ -93,6 +95,19 @@ async fn voting_changes_the_open_result_page_live() {
         .await
         .unwrap();
     assert_eq!(same_page, serde_json::json!(true), "the page was reloaded");
+    let served = browser
+        .find(Locator::Id("served-by"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        served,
+        format!("Served by pod {}", service_kit::net::instance_name())
+    );
+    browser.screenshot("result").await;
+    browser.assert_fits_phone_width("the result page").await;
 
     browser.close().await;
     app.stop().await;
