@@ -78,8 +78,16 @@ case $engine in
   *docker*) export DOCKER_BUILDKIT=${DOCKER_BUILDKIT:-1} ;;
 esac
 read -r -a extra <<<"${BUILD_ARGS:-}"
-label_args=()
-if [ -n "${SOURCE_URL:-}" ]; then label_args=(--label "org.opencontainers.image.source=$SOURCE_URL"); fi
+# The labels are passed twice: as build arguments, which the Containerfiles'
+# LABEL lines use (so a plain `podman build` labels too), and as --label,
+# which the engine sets on the finished image. buildah 1.28 reuses a cached
+# LABEL step even when the build arguments in it changed, so without
+# --label an image whose binary did not change kept an old revision and
+# creation time.
+label_args=(--label "org.opencontainers.image.version=$tag"
+  --label "org.opencontainers.image.revision=$revision"
+  --label "org.opencontainers.image.created=$created")
+if [ -n "${SOURCE_URL:-}" ]; then label_args+=(--label "org.opencontainers.image.source=$SOURCE_URL"); fi
 
 native=$(native_arch)
 plats=()

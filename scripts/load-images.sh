@@ -59,7 +59,7 @@ for name in "${images[@]}"; do
   fi
   archive="$tmp/$name.tar"
   case $engine in
-    *podman*) podman save --format docker-archive -o "$archive" "$ref" ;;
+    *podman*) podman save -q --format docker-archive -o "$archive" "$ref" ;;
     *) docker save -o "$archive" "$ref" ;;
   esac
   case $cluster in
