@@ -7,10 +7,12 @@
 #   redis-server, postgresql    the voting app's tests, when no server runs
 #   wrk, nginx                  scripts/bench-*.sh
 #   podman, runc, debootstrap   container images and the compose smoke test
+#   catatonit                   the pause process of `podman kube play` pods
+#   golang-...-plugin-dnsname   compose services find each other by name (podman 4 with CNI)
 #   nodejs, npm                 the Mermaid CLI that checks the diagrams (scripts/check-diagrams.sh)
 set -euo pipefail
 
-packages=(chromium chromium-driver wrk nginx podman runc debootstrap curl)
+packages=(chromium chromium-driver wrk nginx podman runc debootstrap curl catatonit golang-github-containernetworking-plugin-dnsname)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
