@@ -1,4 +1,4 @@
-//! The relay: tier 2 of the message chain (seed 002's `relay.php`).
+//! The relay: tier 2 of the message chain (the *Kubernetes Case Study* article's `relay.php`).
 //!
 //! For each `POST /relay.php` (or `POST /`) it appends
 //! `Relaying from <remote-ip> at <date> : <message>` to

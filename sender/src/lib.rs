@@ -1,4 +1,4 @@
-//! The sender: tier 1 of the message chain (seed 002's shell loop).
+//! The sender: tier 1 of the message chain (the *Kubernetes Case Study* article's shell loop).
 //!
 //! Every `SEND_INTERVAL` it POSTs `Message sent from <ip> on <date>` as
 //! `text/plain` to `RELAY_URL` and prints, like the seed's script,

@@ -1,4 +1,4 @@
-//! The sink: tier 3 of the message chain (seed 002's `sink.php`).
+//! The sink: tier 3 of the message chain (the *Kubernetes Case Study* article's `sink.php`).
 //!
 //! It accepts a plain-text message on `POST /sink.php` (or `POST /`), appends
 //! `From <remote-ip> at <date> : <message>` to `$LOG_DIR/Sink_<pod-ip>.txt`

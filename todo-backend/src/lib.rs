@@ -1,4 +1,4 @@
-//! todo-backend: the to-do app's GraphQL service (seed 004's
+//! todo-backend: the to-do app's GraphQL service (the to-do article's
 //! `to-do-app-backend`), a drop-in for the original Spring Boot service.
 //!
 //! * [`schema`]: the GraphQL schema with the original's names and errors.
