@@ -4,7 +4,7 @@
 #   scripts/build-images.sh                        # every image, this machine's architecture
 #   scripts/build-images.sh relay sink             # only these
 #   scripts/build-images.sh --platform linux/amd64,linux/arm64
-#   REGISTRY=quay.io/you TAG=0.2.0 scripts/build-images.sh
+#   REGISTRY=registry.example.com/you TAG=0.2.0 scripts/build-images.sh
 #   ENGINE=docker scripts/build-images.sh          # default: podman if present, else docker
 #   SOURCE_URL=https://git.example.org/you/repo scripts/build-images.sh
 #

@@ -4,7 +4,7 @@
 #
 #   podman login registry.example.com          # once; or: docker login ...
 #   REGISTRY=registry.example.com/k8s-rust-workloads scripts/push-images.sh
-#   REGISTRY=quay.io/you scripts/push-images.sh relay sink
+#   REGISTRY=registry.example.com/you scripts/push-images.sh relay sink
 #
 # Log in first, as the seed does with `podman login` for its Harbor registry:
 # the login stores a token in ${XDG_RUNTIME_DIR}/containers/auth.json

@@ -16,7 +16,7 @@
 #   docker.io/library/rust:1.89-slim-trixie
 #       Debian trixie + Debian's rustc/cargo 1.85.1 (the workspace's
 #       rust-version is 1.85, so any >= 1.85 toolchain builds it) + the host's
-#       CA bundle, so that cargo can reach crates.io through a TLS proxy.
+#       CA bundle, so that cargo can reach the crate registry through a TLS proxy.
 #   gcr.io/distroless/cc-debian13:nonroot
 #       What distroless "cc" contains, taken from trixie's packages: glibc,
 #       libgcc, libstdc++, libgomp, tzdata, netbase, base-files, the CA bundle,
@@ -42,7 +42,7 @@
 #       image, and provides `pg_isready` for the health check.
 #
 # Needs: podman (or STANDIN_ENGINE=docker), debootstrap, network access to
-# deb.debian.org and PyPI. Takes about 2-3 minutes. Re-running rebuilds the
+# Debian's package mirror (debootstrap's default, or DEBIAN_MIRROR) and PyPI. Takes about 2-3 minutes. Re-running rebuilds the
 # images (the debootstrap root is kept in STANDIN_WORK between runs).
 #
 #   scripts/ci/make-standin-images.sh            # all four
@@ -52,7 +52,8 @@ cd "$(dirname "$0")/../.."
 
 ENGINE=${STANDIN_ENGINE:-podman}
 SUITE=trixie
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+# debootstrap's own default mirror unless DEBIAN_MIRROR names another.
+MIRROR=${DEBIAN_MIRROR:-}
 WORK=${STANDIN_WORK:-.run/standin}
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
@@ -83,10 +84,13 @@ if ! $ENGINE image exists "$BASE_IMAGE" 2>/dev/null && ! $ENGINE image inspect "
   root="$WORK/rootfs-$SUITE"
   if [ ! -x "$root/usr/bin/apt-get" ]; then
     $SUDO rm -rf "$root"
-    $SUDO debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
+    $SUDO debootstrap --variant=minbase "$SUITE" "$root" ${MIRROR:+"$MIRROR"} >"$WORK/debootstrap.log" 2>&1 \
       || { tail -n 30 "$WORK/debootstrap.log"; exit 1; }
   fi
-  echo "deb $MIRROR $SUITE main" | $SUDO tee "$root/etc/apt/sources.list" >/dev/null
+  # (debootstrap already wrote the sources.list of the mirror it used)
+  if [ -n "$MIRROR" ]; then
+    echo "deb $MIRROR $SUITE main" | $SUDO tee "$root/etc/apt/sources.list" >/dev/null
+  fi
   $SUDO rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
   $SUDO tar -C "$root" -c . | $ENGINE import --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
 fi
@@ -141,7 +145,7 @@ RUN dpkg --add-architecture arm64 \\
       rustc cargo gcc libc6-dev ca-certificates \\
       libstd-rust-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross \\
  && apt-get clean && rm -rf /var/lib/apt/lists/* /usr/share/doc /usr/share/man
-# The host's bundle: it also trusts the TLS proxy between CI and crates.io.
+# The host's bundle: it also trusts the TLS proxy between CI and the crate registry.
 COPY host-ca.crt /etc/ssl/certs/ca-certificates.crt
 ENV CARGO_HOME=/usr/local/cargo \\
     PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
