@@ -27,7 +27,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bytes::BytesMut;
+use service_kit::client::{ReadError, read_capped};
 use url::Url;
 
 /// The path prefix the page loads the Controller's files from.
@@ -131,23 +131,21 @@ async fn fetch(
             request = request.header(name, value);
         }
     }
-    let mut reply = request.send().await.map_err(classify)?;
-    let limit = proxy.max_reply_bytes;
-    if reply.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(ControllerError::ReplyTooLarge(limit));
-    }
-    let mut body = BytesMut::new();
-    while let Some(chunk) = reply.chunk().await.map_err(classify)? {
-        if body.len() + chunk.len() > limit {
-            return Err(ControllerError::ReplyTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let mut response = (reply.status(), body.freeze()).into_response();
-    for name in PASSED_BACK {
-        if let Some(value) = reply.headers().get(&name) {
-            response.headers_mut().insert(name, value.clone());
-        }
+    let reply = request.send().await.map_err(classify)?;
+    let status = reply.status();
+    let passed_back: Vec<_> = PASSED_BACK
+        .into_iter()
+        .filter_map(|name| Some((name.clone(), reply.headers().get(&name)?.clone())))
+        .collect();
+    let body = read_capped(reply, proxy.max_reply_bytes)
+        .await
+        .map_err(|e| match e {
+            ReadError::TooLarge(limit) => ControllerError::ReplyTooLarge(limit),
+            ReadError::Read(e) => classify(e),
+        })?;
+    let mut response = (status, body).into_response();
+    for (name, value) in passed_back {
+        response.headers_mut().insert(name, value);
     }
     response.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,

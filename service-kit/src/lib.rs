@@ -19,11 +19,14 @@
 //!   and `Sink_*.txt`).
 //! * [`net`] and [`svc_url`]: the pod's own IP and the seeds' scheme-less
 //!   service URLs (`relay-svc/relay.php`).
+//! * [`client`] (feature `client`): read an upstream's reply with a size cap.
 //! * [`test_server`]: start a service in-process on 127.0.0.1:0 for tests.
 //! * [`testing`] (feature `testing`, for dev-dependencies): headless Chromium
 //!   driven over WebDriver, for browser tests.
 
 pub mod applog;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod config;
 pub mod health;
 pub mod healthcheck;

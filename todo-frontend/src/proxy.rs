@@ -30,7 +30,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use service_kit::client::{ReadError, read_capped};
 use service_kit::http::SERVED_BY;
 use url::Url;
 
@@ -86,35 +87,32 @@ impl Forwarder {
                 request = request.header(name, value);
             }
         }
-        let mut reply = request.send().await.map_err(classify)?;
-        let limit = self.max_reply_bytes;
-        if reply.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(ProxyError::ReplyTooLarge(limit));
-        }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = reply.chunk().await.map_err(classify)? {
-            if body.len() + chunk.len() > limit {
-                return Err(ProxyError::ReplyTooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let reply = request.send().await.map_err(classify)?;
+        let status = reply.status();
         let content_type = reply
             .headers()
             .get(header::CONTENT_TYPE)
             .cloned()
             .unwrap_or_else(|| HeaderValue::from_static("application/json"));
+        let served_by = reply.headers().get(SERVED_BY).cloned();
+        let body = read_capped(reply, self.max_reply_bytes)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge(limit) => ProxyError::ReplyTooLarge(limit),
+                ReadError::Read(e) => classify(e),
+            })?;
         let mut response = (
-            reply.status(),
+            status,
             [
                 (header::CONTENT_TYPE, content_type),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
             ],
-            body.freeze(),
+            body,
         )
             .into_response();
         // service-kit's layer only names this pod where no name is set yet.
-        if let Some(pod) = reply.headers().get(SERVED_BY) {
-            response.headers_mut().insert(SERVED_BY, pod.clone());
+        if let Some(pod) = served_by {
+            response.headers_mut().insert(SERVED_BY, pod);
         }
         Ok(response)
     }
