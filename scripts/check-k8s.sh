@@ -22,14 +22,21 @@
 #    fails. A self-test proves the gate refuses a field newer than the
 #    minimum.
 # 3. Runs yamllint (.yamllint) over the sources and the rendered output.
-# 4. Runs scripts/k8s_consistency.py over every render: URLs name existing
-#    Services and ports, selectors match pods, ports and probe paths match
-#    the binaries, NodePorts are unique, every container is hardened, scrape
-#    annotations and PodMonitors name real /metrics ports. When the binaries
-#    are built (target/debug, or $K8S_CHECK_BINARIES), each is started on
-#    127.0.0.1 and its probe paths are requested for real.
-# 5. Proves the consistency checker still catches known mistakes (it is run
-#    on deliberately broken copies of a render and must fail each one).
+# 4. Runs checkov over every render: the hardening every container needs
+#    (non-root, no privilege escalation, read-only root file system, all
+#    capabilities dropped, seccomp, no host namespaces, no service account
+#    token, requests and limits, probes, pinned image tags). The checks that
+#    do not apply here are skipped in .checkov.yaml, each with its reason.
+# 5. Runs scripts/k8s_consistency.py over every render: what only this
+#    project knows. URLs name existing Services and ports, selectors match
+#    pods, CONTROLLER_PORT is the controller's nodePort, grace periods cover
+#    preStop + drain, scrape annotations and PodMonitors name real /metrics
+#    ports. When the binaries are built (target/debug, or
+#    $K8S_CHECK_BINARIES), each is asked `describe` (its port and probe
+#    paths), started on 127.0.0.1, and every path the manifests name is
+#    requested for real.
+# 6. Proves the checks still catch known mistakes: deliberately broken
+#    copies of a render must each fail, in this script or in checkov.
 #
 # Python tools are installed into a virtualenv ($K8S_VENV, default .venv-k8s)
 # on first use. Needs python3 (3.9+) and kubectl (any version with kustomize
@@ -54,6 +61,7 @@ K8S_MIN_VERSION="${K8S_MIN_VERSION:-1.30.0}"
 CRD_KINDS="PodMonitor"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
 YAMLLINT_VERSION="1.38.0"
+CHECKOV_VERSION="3.3.30"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -74,13 +82,14 @@ if ! command -v kubectl >/dev/null 2>&1; then
     exit 2
 fi
 kubectl version --client 2>/dev/null | sed 's/^/  /'
-if ! "$venv/bin/python" -c 'import kubernetes_validate, yamllint, yaml' >/dev/null 2>&1; then
-    echo "  installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION and yamllint $YAMLLINT_VERSION into $venv"
+if ! "$venv/bin/python" -c 'import kubernetes_validate, yamllint, yaml, checkov' >/dev/null 2>&1 ||
+    [[ "$("$venv/bin/checkov" --version 2>/dev/null)" != "$CHECKOV_VERSION" ]]; then
+    echo "  installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION, yamllint $YAMLLINT_VERSION and checkov $CHECKOV_VERSION into $venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
-        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "yamllint==$YAMLLINT_VERSION"
+        "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "yamllint==$YAMLLINT_VERSION" "checkov==$CHECKOV_VERSION"
 fi
-echo "  kubernetes-validate $("$venv/bin/pip" show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p'), $("$venv/bin/yamllint" --version)"
+echo "  kubernetes-validate $("$venv/bin/pip" show kubernetes-validate 2>/dev/null | sed -n 's/^Version: //p'), $("$venv/bin/yamllint" --version), checkov $("$venv/bin/checkov" --version)"
 
 # --- render -----------------------------------------------------------------
 section "render (kubectl kustomize)"
@@ -302,29 +311,65 @@ else
     record FAIL "yamllint" "see above"
 fi
 
+# --- hardening ----------------------------------------------------------------
+# checkov reads the skip list and its options from .checkov.yaml. The podman
+# renders drop liveness probes and add hostPorts on purpose (podman runs a
+# liveness probe as a command inside the container, whose image has no shell
+# or curl, and publishes only hostPorts), so they are scanned without those
+# two checks; k8s_consistency.py requires the liveness probes gone there, and
+# CONTROLLER_PORT to be the controller's hostPort.
+section "hardening (checkov $CHECKOV_VERSION, .checkov.yaml)"
+declare -a podman_files=() other_files=()
+for item in "${rendered[@]}"; do
+    case "${item%%=*}" in
+        *podman*) podman_files+=("${item#*=}") ;;
+        *) other_files+=("${item#*=}") ;;
+    esac
+done
+checkov_args=(--config-file .checkov.yaml --quiet --compact)
+skips="$("$venv/bin/python" -c 'import sys, yaml; print(",".join(yaml.safe_load(open(".checkov.yaml"))["skip-check"]))')"
+checkov_run() { # checkov_run EXTRA-SKIP FILE...
+    local extra="$1" f
+    shift
+    local -a files=()
+    for f in "$@"; do files+=(--file "$f"); done
+    "$venv/bin/checkov" "${checkov_args[@]}" --skip-check "$skips${extra:+,$extra}" "${files[@]}"
+}
+status=0
+checkov_run "" "${other_files[@]}" || status=1
+if [[ "${#podman_files[@]}" -gt 0 ]]; then checkov_run CKV_K8S_8,CKV_K8S_26 "${podman_files[@]}" || status=1; fi
+if [[ "$status" -eq 0 ]]; then
+    echo "  ok   every container of every render"
+    record ok "hardening (checkov)" "${#rendered[@]} renders"
+else
+    record FAIL "hardening (checkov)" "see the failed checks above"
+fi
+
 # --- consistency ------------------------------------------------------------
 section "consistency (scripts/k8s_consistency.py)"
 bins="${K8S_CHECK_BINARIES:-}"
 if [[ -z "$bins" && -d target/debug ]]; then bins="target/debug"; fi
-declare -a extra=(--repo .)
+declare -a extra=()
 if [[ -n "$bins" && "$bins" != "none" ]]; then extra+=(--binaries "$bins"); fi
 if [[ "${K8S_REQUIRE_BINARIES:-0}" == "1" ]]; then extra+=(--require-binaries); fi
+declare -a podman=()
 for item in "${rendered[@]}"; do
-    case "${item%%=*}" in *podman*) extra+=(--podman "${item%%=*}") ;; esac
+    case "${item%%=*}" in *podman*) podman+=(--podman "${item%%=*}") ;; esac
 done
-if "$venv/bin/python" scripts/k8s_consistency.py "${extra[@]}" "${rendered[@]}"; then
-    record ok "consistency" "every render${bins:+, live probes from $bins}"
+if "$venv/bin/python" scripts/k8s_consistency.py "${extra[@]}" "${podman[@]}" "${rendered[@]}"; then
+    record ok "consistency" "every render${bins:+, binaries from $bins}"
 else
     record FAIL "consistency" "see FAIL lines above"
 fi
 
-# --- the checker catches what it claims to ----------------------------------
-section "consistency checker self-test"
+# --- the checks catch what they claim to ------------------------------------
+section "self-test: planted mistakes (k8s_consistency.py and checkov)"
 all="$out/k8s_overlays_all-components.yaml"
-if [[ -f "$all" ]] && "$venv/bin/python" scripts/k8s_consistency.py --self-test "$all"; then
-    record ok "checker self-test" "every planted mistake caught"
+if [[ -f "$all" ]] && "$venv/bin/python" scripts/k8s_consistency.py "${extra[@]}" --self-test "$all" \
+    --checkov "$venv/bin/checkov" "${checkov_args[@]}" --skip-check "$skips"; then
+    record ok "self-test" "every planted mistake caught"
 else
-    record FAIL "checker self-test" "a planted mistake went unnoticed (or no render)"
+    record FAIL "self-test" "a planted mistake went unnoticed (or no render)"
 fi
 
 # --- summary ----------------------------------------------------------------

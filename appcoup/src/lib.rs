@@ -95,6 +95,10 @@ pub enum SubCommand {
     /// /readyz on 127.0.0.1:$PORT and 127.0.0.1:$GENERATOR_PORT); exit 0 if
     /// both are. For the image's HEALTHCHECK.
     Healthcheck,
+    /// Print the container's port and probe paths as JSON and exit, like
+    /// every service's `describe`: the kubelet probes echo on PORT, so
+    /// that is the port and the paths of this container.
+    Describe,
 }
 
 /// Start-up failures and the reasons the supervisor stops.
@@ -320,7 +324,7 @@ async fn stop(
     }
 }
 
-/// `main` of the supervisor: answer `healthcheck` or supervise. Exit code 0
+/// `main` of the supervisor: answer `healthcheck` or `describe`, or supervise. Exit code 0
 /// after a forwarded signal and a clean stop, 1 otherwise.
 pub async fn main(config: Config) -> ExitCode {
     if let Some(SubCommand::Healthcheck) = config.command {
@@ -334,6 +338,16 @@ pub async fn main(config: Config) -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if let Some(SubCommand::Describe) = config.command {
+        #[allow(clippy::print_stdout)] // the subcommand's whole output
+        {
+            println!(
+                "{}",
+                service_kit::describe::describe("appcoup", config.port)
+            );
+        }
+        return ExitCode::SUCCESS;
     }
     let _flush_logs_on_exit = service_kit::telemetry::init_for_service(config.log_format);
     tracing::info!(service = "appcoup", "starting");

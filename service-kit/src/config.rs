@@ -25,6 +25,11 @@ pub enum Command {
     /// Meant for container health checks: the runtime images have no shell
     /// and no curl, so the binary checks itself.
     Healthcheck,
+    /// Print what this binary serves as one JSON object and exit: its name,
+    /// the port it would listen on, its probe and metrics paths. The
+    /// manifest checker compares the manifests with it; see
+    /// `service_kit::describe`.
+    Describe,
 }
 
 /// Settings every service shares.

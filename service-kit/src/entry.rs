@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use tokio::net::TcpListener;
 
-use crate::{Command, ServiceArgs, healthcheck, telemetry};
+use crate::{Command, ServiceArgs, describe, healthcheck, telemetry};
 
-/// Run a service binary: answer the `healthcheck` subcommand, or set up
+/// Run a service binary: answer the `healthcheck` and `describe`
+/// subcommands, or set up
 /// telemetry, bind the listener and hand it to `run`. Every failure is logged
 /// as one clear line and turns into exit code 1; a clean shutdown is exit 0.
 pub async fn run_main<F, Fut, E>(name: &str, args: &ServiceArgs, run: F) -> ExitCode
@@ -28,6 +29,14 @@ where
                 ExitCode::FAILURE
             }
         };
+    }
+
+    if let Some(Command::Describe) = args.command {
+        #[allow(clippy::print_stdout)] // the subcommand's whole output
+        {
+            println!("{}", describe::describe(name, args.port));
+        }
+        return ExitCode::SUCCESS;
     }
 
     let _flush_logs_on_exit = telemetry::init_for_service(args.log_format);

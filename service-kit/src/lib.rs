@@ -7,6 +7,8 @@
 //! * [`config`]: the settings every service shares (`PORT`, `BIND_ADDR`,
 //!   `SHUTDOWN_GRACE`, `LOG_FORMAT`), as a clap struct to `#[command(flatten)]`,
 //!   and the `healthcheck` subcommand that container health checks call.
+//! * [`describe`]: the `describe` subcommand, which prints the port and
+//!   paths a binary serves for the manifest checker.
 //! * [`telemetry`]: one `tracing` subscriber, JSON or human-readable.
 //! * [`health`]: `/healthz` and `/readyz` backed by a readiness flag.
 //! * [`metrics`]: a Prometheus registry, HTTP request metrics, `/metrics`.
@@ -28,6 +30,7 @@ pub mod applog;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;
+pub mod describe;
 pub mod health;
 pub mod healthcheck;
 pub mod http;
