@@ -79,9 +79,20 @@ import yaml
 
 #: The images built from this workspace (their binaries answer `describe`).
 OUR_IMAGES = {
-    "sender", "relay", "sink", "portal-model", "portal-controller", "todo-backend", "todo-frontend",
-    "generator", "echo", "appcoup", "vote", "worker", "result",
-}  # fmt: skip
+    "sender",
+    "relay",
+    "sink",
+    "portal-model",
+    "portal-controller",
+    "todo-backend",
+    "todo-frontend",
+    "generator",
+    "echo",
+    "appcoup",
+    "vote",
+    "worker",
+    "result",
+}
 
 #: Third-party images and the port they listen on.
 OTHER_IMAGES = {"mongo": 27017, "mysql": 3306, "redis": 6379, "postgres": 5432}
@@ -107,13 +118,25 @@ MODE_VARS = {
 #: The PodMonitor (monitoring.coreos.com/v1) fields we use: a subset of the
 #: Prometheus Operator's CRD, which kubernetes-validate does not bundle.
 PODMONITOR_SPEC_FIELDS = {
-    "selector", "namespaceSelector", "podMetricsEndpoints", "jobLabel", "podTargetLabels", "sampleLimit",
+    "selector",
+    "namespaceSelector",
+    "podMetricsEndpoints",
+    "jobLabel",
+    "podTargetLabels",
+    "sampleLimit",
     "targetLimit",
-}  # fmt: skip
+}
 PODMONITOR_ENDPOINT_FIELDS = {
-    "port", "portNumber", "path", "interval", "scrapeTimeout", "scheme", "honorLabels", "relabelings",
+    "port",
+    "portNumber",
+    "path",
+    "interval",
+    "scrapeTimeout",
+    "scheme",
+    "honorLabels",
+    "relabelings",
     "metricRelabelings",
-}  # fmt: skip
+}
 
 EXTERNAL_SECRETS = {"regcred"}  # image pull secret created out of band (components/regcred)
 RECOMMENDED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by")
@@ -133,9 +156,14 @@ SEED_SERVICES = {
     "db": {"selector": {"app": "voting-app", "tier": "db"}, "port": 5432},
 }
 SEED_REPLICAS = {
-    "senders": 3, "relays": 2, "sinks": 3, "tool-portal-pods": 1, "mysql": 1, "to-do-app-backend": 2,
+    "senders": 3,
+    "relays": 2,
+    "sinks": 3,
+    "tool-portal-pods": 1,
+    "mysql": 1,
+    "to-do-app-backend": 2,
     "to-do-app-frontend": 2,
-}  # fmt: skip
+}
 SEED_ENV = {("senders", "RELAY_URL"): "relay-svc/relay.php", ("relays", "SINK_URL"): "sink-svc/sink.php"}
 SEED_KEYS = {
     ("ConfigMap", "db-conf"): {"host", "name"},
@@ -213,7 +241,9 @@ def selector_matches(selector: dict, labels: dict) -> bool:
         return False
     for e in selector.get("matchExpressions") or []:
         key, op, values = e["key"], e["operator"], e.get("values") or []
-        ok = {"In": labels.get(key) in values, "NotIn": labels.get(key) not in values}.get(op, (key in labels) == (op == "Exists"))
+        ok = {"In": labels.get(key) in values, "NotIn": labels.get(key) not in values}.get(
+            op, (key in labels) == (op == "Exists")
+        )
         if not ok:
             return False
     return True
@@ -313,7 +343,9 @@ class Binaries:
             self.described[image] = None
             binary = self.path(image)
             if binary is not None:
-                out = subprocess.run([binary, "describe"], env=self.env(image), capture_output=True, text=True, timeout=20)
+                out = subprocess.run(
+                    [binary, "describe"], env=self.env(image), capture_output=True, text=True, timeout=20
+                )
                 if self.rep.check(out.returncode == 0, f"binary {image}", f"`describe` failed: {out.stderr[-400:]}"):
                     self.described[image] = json.loads(out.stdout)
         return self.described[image]
@@ -347,7 +379,9 @@ class Binaries:
         proc.kill()
         proc.wait()
         log.seek(0)
-        self.rep.check(False, f"binary {image}", f"did not answer on 127.0.0.1:{port} within 15s: {log.read()[-600:]!r}")
+        self.rep.check(
+            False, f"binary {image}", f"did not answer on 127.0.0.1:{port} within 15s: {log.read()[-600:]!r}"
+        )
         return None
 
     def stop(self) -> None:
@@ -379,7 +413,11 @@ def check_served(bins: Binaries, rep: Report, where: str, image: str, path: str,
     if got == "unknown":
         return
     ok = {"ok": got == 200, "probe": got in (200, 503), "route": got is not None and got != 404}[want]
-    rep.check(ok, where, f"{image} answers GET {path} with {got} (want {dict(ok='200', probe='200 or 503', route='not 404')[want]})")
+    rep.check(
+        ok,
+        where,
+        f"{image} answers GET {path} with {got} (want {dict(ok='200', probe='200 or 503', route='not 404')[want]})",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -407,7 +445,11 @@ def resolve_env(r: Rendered, pod: PodTemplate, c: dict, rep: Report) -> dict[str
                 if kind == "ConfigMap" and ref["key"] in data:
                     out[e["name"]] = str(data[ref["key"]])
         if "fieldRef" in src and e["name"] == "POD_IP":
-            rep.check(src["fieldRef"].get("fieldPath") == "status.podIP", f"{pod.owner}/{c['name']}", "POD_IP must come from fieldRef status.podIP")
+            rep.check(
+                src["fieldRef"].get("fieldPath") == "status.podIP",
+                f"{pod.owner}/{c['name']}",
+                "POD_IP must come from fieldRef status.podIP",
+            )
     return out
 
 
@@ -438,11 +480,17 @@ def url_target(r: Rendered, pod: PodTemplate, svc: dict | None, port: int) -> li
     for p in svc["spec"].get("ports") or []:
         if p["port"] == port:
             for target in r.pods_matching(svc["spec"].get("selector") or {"-": "-"}):
-                out += [image_short_name(c.get("image", ""))[0] for c, cp in target.ports() if port_matches(p.get("targetPort", p["port"]), cp)]
+                out += [
+                    image_short_name(c.get("image", ""))[0]
+                    for c, cp in target.ports()
+                    if port_matches(p.get("targetPort", p["port"]), cp)
+                ]
     return out
 
 
-def check_url(r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where: str, var: str, value: str, browser: bool) -> None:
+def check_url(
+    r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where: str, var: str, value: str, browser: bool
+) -> None:
     if var in HOST_VARS:
         host, _, port_s = value.partition(":")
         port, path = int(port_s) if port_s else HOST_VARS[var], ""
@@ -459,7 +507,9 @@ def check_url(r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where:
     if browser:
         # The browser is outside the cluster: a NodePort on any node, or an Ingress host.
         node_ports = {p.get("nodePort") for s in r.services() for p in s["spec"].get("ports") or []}
-        hosts = {rule.get("host") for i in r.by_kind.get("Ingress", {}).values() for rule in i["spec"].get("rules") or []}
+        hosts = {
+            rule.get("host") for i in r.by_kind.get("Ingress", {}).values() for rule in i["spec"].get("rules") or []
+        }
         ok = (host in hosts and port in (80, 443)) or port in node_ports
         rep.check(ok, where, f"{label} (browser-facing): port {port} is no NodePort and {host!r} no Ingress host")
         return
@@ -484,7 +534,9 @@ def check_url(r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where:
             check_served(bins, rep, f"{where} {label}", image, path, "route")
 
 
-def check_browser_port(r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, value: str, image: str) -> None:
+def check_browser_port(
+    r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, value: str, image: str
+) -> None:
     """`CONTROLLER_PORT=30100`: the port on the page's host that reaches `image`."""
     mine = [cp for c, cp in pod.ports() if image_short_name(c.get("image", ""))[0] == image]
     if not rep.check(bool(mine), where, f"env {var}: no {image} container in this pod"):
@@ -495,23 +547,39 @@ def check_browser_port(r: Rendered, rep: Report, pod: PodTemplate, where: str, v
             for p in svc["spec"].get("ports") or []:
                 if "nodePort" in p and any(port_matches(p.get("targetPort", p["port"]), cp) for cp in mine):
                     reach.add(p["nodePort"])
-    rep.check(value.isdigit() and int(value) in reach, where, f"env {var}={value!r}: the {image} container is reachable from outside on {sorted(reach) or 'no port'}")
+    rep.check(
+        value.isdigit() and int(value) in reach,
+        where,
+        f"env {var}={value!r}: the {image} container is reachable from outside on {sorted(reach) or 'no port'}",
+    )
 
 
 def check_pods(r: Rendered, rep: Report, bins: Binaries, podman: bool = False) -> None:
     for pod in r.pods:
         spec = pod.spec
         if pod.workload["kind"] != "Pod":
-            rep.check(selector_matches(pod.workload["spec"].get("selector") or {}, pod.labels), pod.owner, "selector does not match its own pod template")
+            rep.check(
+                selector_matches(pod.workload["spec"].get("selector") or {}, pod.labels),
+                pod.owner,
+                "selector does not match its own pod template",
+            )
         missing = [k for k in RECOMMENDED_LABELS if k not in pod.labels]
         rep.check(not missing, pod.owner, f"pod template misses labels {missing}")
         for ps in spec.get("imagePullSecrets") or []:
-            rep.check(ps["name"] in EXTERNAL_SECRETS or r.get("Secret", ps["name"]) is not None, pod.owner, f"imagePullSecret {ps['name']!r} unknown")
+            rep.check(
+                ps["name"] in EXTERNAL_SECRETS or r.get("Secret", ps["name"]) is not None,
+                pod.owner,
+                f"imagePullSecret {ps['name']!r} unknown",
+            )
         volumes = {v["name"]: v for v in spec.get("volumes") or []}
         for v in volumes.values():
             if "persistentVolumeClaim" in v:
                 claim = v["persistentVolumeClaim"]["claimName"]
-                rep.check(r.get("PersistentVolumeClaim", claim) is not None, pod.owner, f"volume {v['name']}: PVC {claim!r} not in the render")
+                rep.check(
+                    r.get("PersistentVolumeClaim", claim) is not None,
+                    pod.owner,
+                    f"volume {v['name']}: PVC {claim!r} not in the render",
+                )
         grace = spec.get("terminationGracePeriodSeconds", 30)
         for c in pod.containers(init=True):
             where = f"{pod.owner}/{c['name']}"
@@ -531,12 +599,20 @@ def check_pods(r: Rendered, rep: Report, bins: Binaries, podman: bool = False) -
             if podman:
                 # podman runs a livenessProbe as a command inside the container
                 # (curl/nc), which the runtime images lack.
-                rep.check("livenessProbe" not in c and "readinessProbe" in c, where, "for podman: keep the readiness probe, drop the liveness probe")
+                rep.check(
+                    "livenessProbe" not in c and "readinessProbe" in c,
+                    where,
+                    "for podman: keep the readiness probe, drop the liveness probe",
+                )
             env = resolve_env(r, pod, c, rep)
             browser_vars = set(BROWSER_URL_VARS)
             if short in MODE_VARS:
                 mode_var, allowed, url_var = MODE_VARS[short]
-                rep.check(env.get(mode_var) in allowed, where, f"env {mode_var}={env.get(mode_var)!r}: set it explicitly to one of {sorted(allowed)}")
+                rep.check(
+                    env.get(mode_var) in allowed,
+                    where,
+                    f"env {mode_var}={env.get(mode_var)!r}: set it explicitly to one of {sorted(allowed)}",
+                )
                 if env.get(mode_var) != "direct":
                     browser_vars.discard(url_var)  # proxy mode: this service calls it, in-cluster
             for var, value in env.items():
@@ -552,7 +628,11 @@ def check_pods(r: Rendered, rep: Report, bins: Binaries, podman: bool = False) -
                     check_browser_port(r, rep, pod, where, var, value, BROWSER_PORT_VARS[var])
             declared = {p["containerPort"] for p in c.get("ports") or []}
             if short in OTHER_IMAGES:
-                rep.check(OTHER_IMAGES[short] in declared, where, f"{short} listens on {OTHER_IMAGES[short]} but declares {sorted(declared)}")
+                rep.check(
+                    OTHER_IMAGES[short] in declared,
+                    where,
+                    f"{short} listens on {OTHER_IMAGES[short]} but declares {sorted(declared)}",
+                )
             if short not in OUR_IMAGES:
                 continue
             if podman:
@@ -561,16 +641,30 @@ def check_pods(r: Rendered, rep: Report, bins: Binaries, podman: bool = False) -
                 rep.check("POD_IP" in env, where, "POD_IP (downward API) is not set")
             drain = parse_duration(env.get("SHUTDOWN_GRACE") or "10s") or 10
             pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
-            rep.check(grace > drain + pre, where, f"terminationGracePeriodSeconds {grace} must exceed preStop {pre}s + SHUTDOWN_GRACE {drain:g}s")
+            rep.check(
+                grace > drain + pre,
+                where,
+                f"terminationGracePeriodSeconds {grace} must exceed preStop {pre}s + SHUTDOWN_GRACE {drain:g}s",
+            )
             described = bins.describe(short)
             if described is not None:
                 listen = int(env["PORT"]) if env.get("PORT") else described["port"]
-                rep.check(declared == {listen}, where, f"{short} listens on {listen} (PORT, else `{short} describe`) but declares containerPorts {sorted(declared)}")
+                rep.check(
+                    declared == {listen},
+                    where,
+                    f"{short} listens on {listen} (PORT, else `{short} describe`), declares {sorted(declared)}",
+                )
             for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
                 probe = c.get(kind) or {}
-                if probe and rep.check("httpGet" in probe, where, f"{kind} should be an httpGet on the binary's probe path"):
+                if probe and rep.check(
+                    "httpGet" in probe, where, f"{kind} should be an httpGet on the binary's probe path"
+                ):
                     http = probe["httpGet"]
-                    rep.check(any(port_matches(http["port"], p) for p in c.get("ports") or []), where, f"{kind} port {http['port']!r} is not a containerPort")
+                    rep.check(
+                        any(port_matches(http["port"], p) for p in c.get("ports") or []),
+                        where,
+                        f"{kind} port {http['port']!r} is not a containerPort",
+                    )
                     check_served(bins, rep, where, short, http["path"], "probe" if kind == "readinessProbe" else "ok")
 
 
@@ -581,11 +675,11 @@ def check_pods(r: Rendered, rep: Report, bins: Binaries, podman: bool = False) -
 
 def metrics_ports(pod: PodTemplate) -> list[tuple[str | None, int, str]]:
     """(name, number, image) of every port where one of our binaries serves /metrics."""
-    return [(cp.get("name"), cp["containerPort"], image_short_name(c.get("image", ""))[0]) for c, cp in pod.ports() if image_short_name(c.get("image", ""))[0] in OUR_IMAGES]
-
-
-def metrics_path(bins: Binaries, image: str) -> str:
-    return (bins.describe(image) or {}).get("metrics", "/metrics")
+    return [
+        (cp.get("name"), cp["containerPort"], image_short_name(c.get("image", ""))[0])
+        for c, cp in pod.ports()
+        if image_short_name(c.get("image", ""))[0] in OUR_IMAGES
+    ]
 
 
 def check_metrics(r: Rendered, rep: Report, bins: Binaries) -> None:
@@ -593,33 +687,57 @@ def check_metrics(r: Rendered, rep: Report, bins: Binaries) -> None:
     for pod in r.pods:
         ann, ports = pod.annotations, metrics_ports(pod)
         want = "true" if ports else "false"
-        if not rep.check(ann.get("prometheus.io/scrape") == want, pod.owner, f"annotation prometheus.io/scrape is {ann.get('prometheus.io/scrape')!r}, want {want!r}"):
+        if not rep.check(
+            ann.get("prometheus.io/scrape") == want,
+            pod.owner,
+            f"annotation prometheus.io/scrape is {ann.get('prometheus.io/scrape')!r}, want {want!r}",
+        ):
             continue
         if ports:
             port = ann.get("prometheus.io/port", "")
             hits = [image for _, n, image in ports if port.isdigit() and int(port) == n]
-            if rep.check(bool(hits), pod.owner, f"prometheus.io/port {port!r} is not a port where our binaries serve /metrics ({sorted({n for _, n, _ in ports})})"):
+            if rep.check(
+                bool(hits),
+                pod.owner,
+                f"prometheus.io/port {port!r}: our binaries serve /metrics on {sorted(n for _, n, _ in ports)}",
+            ):
                 check_served(bins, rep, pod.owner, hits[0], ann.get("prometheus.io/path", "/metrics"), "ok")
     monitors = r.by_kind.get("PodMonitor", {})
     covered: set[tuple[str, str]] = set()
     for name, pm in monitors.items():
         where, spec = f"PodMonitor/{name}", pm.get("spec") or {}
         rep.check(pm.get("apiVersion") == "monitoring.coreos.com/v1", where, f"apiVersion {pm.get('apiVersion')!r}")
-        rep.check(not set(spec) - PODMONITOR_SPEC_FIELDS, where, f"unknown spec fields {sorted(set(spec) - PODMONITOR_SPEC_FIELDS)}")
+        rep.check(
+            not set(spec) - PODMONITOR_SPEC_FIELDS,
+            where,
+            f"unknown spec fields {sorted(set(spec) - PODMONITOR_SPEC_FIELDS)}",
+        )
         selected = r.pods_matching(spec["selector"]) if spec.get("selector") else []
         if not rep.check(bool(selected), where, "selector missing or matches no pod template"):
             continue
         rep.check(bool(spec.get("podMetricsEndpoints")), where, "no podMetricsEndpoints")
         for ep in spec.get("podMetricsEndpoints") or []:
-            rep.check(not set(ep) - PODMONITOR_ENDPOINT_FIELDS, where, f"unknown endpoint fields {sorted(set(ep) - PODMONITOR_ENDPOINT_FIELDS)}")
+            rep.check(
+                not set(ep) - PODMONITOR_ENDPOINT_FIELDS,
+                where,
+                f"unknown endpoint fields {sorted(set(ep) - PODMONITOR_ENDPOINT_FIELDS)}",
+            )
             hits = [(p, image) for p in selected for n, _, image in metrics_ports(p) if n == ep.get("port")]
-            if rep.check(bool(hits), where, f"port {ep.get('port')!r} is no named port where a selected pod's binary serves /metrics"):
+            if rep.check(
+                bool(hits),
+                where,
+                f"port {ep.get('port')!r} is no named port where a selected pod's binary serves /metrics",
+            ):
                 check_served(bins, rep, where, hits[0][1], ep.get("path", "/metrics"), "ok")
             covered |= {(p.owner, ep.get("port")) for p, _ in hits}
     if monitors:
         for pod in r.pods:
             for port_name, number, image in metrics_ports(pod):
-                rep.check((pod.owner, port_name) in covered, pod.owner, f"{image}'s /metrics on port {port_name or number} is scraped by no PodMonitor")
+                rep.check(
+                    (pod.owner, port_name) in covered,
+                    pod.owner,
+                    f"{image}'s /metrics on port {port_name or number} is scraped by no PodMonitor",
+                )
 
 
 def check_others(r: Rendered, rep: Report) -> None:
@@ -630,7 +748,11 @@ def check_others(r: Rendered, rep: Report) -> None:
         for c in pod.containers():
             for m in c.get("volumeMounts") or [] if image_short_name(c.get("image", ""))[0] == "mysql" else []:
                 if m.get("mountPath") == "/var/lib/mysql" and m["name"] in claims:
-                    rep.check(bool(m.get("subPath")), f"{pod.owner}/{c['name']}", "the data volume is mounted at its root: set subPath")
+                    rep.check(
+                        bool(m.get("subPath")),
+                        f"{pod.owner}/{c['name']}",
+                        "the data volume is mounted at its root: set subPath",
+                    )
     for d in r.docs:
         labels, where = d["metadata"].get("labels") or {}, f"{d['kind']}/{d['metadata']['name']}"
         wanted = RECOMMENDED_LABELS if d["kind"] in WORKLOAD_KINDS | {"Service"} else RECOMMENDED_LABELS[2:]
@@ -639,9 +761,17 @@ def check_others(r: Rendered, rep: Report) -> None:
         ref, where = hpa["spec"]["scaleTargetRef"], f"HorizontalPodAutoscaler/{name}"
         target = r.get(ref["kind"], ref["name"])
         if rep.check(target is not None, where, f"target {ref['kind']}/{ref['name']} not in the render"):
-            rep.check("replicas" not in target["spec"], where, f"{ref['name']} still sets spec.replicas: every apply would fight the autoscaler")
+            rep.check(
+                "replicas" not in target["spec"],
+                where,
+                f"{ref['name']} still sets spec.replicas: every apply would fight the autoscaler",
+            )
     for name, pdb in r.by_kind.get("PodDisruptionBudget", {}).items():
-        rep.check(bool(r.pods_matching(pdb["spec"]["selector"])), f"PodDisruptionBudget/{name}", "selector matches no pod template")
+        rep.check(
+            bool(r.pods_matching(pdb["spec"]["selector"])),
+            f"PodDisruptionBudget/{name}",
+            "selector matches no pod template",
+        )
     for name, np_ in r.by_kind.get("NetworkPolicy", {}).items():
         where, sel = f"NetworkPolicy/{name}", np_["spec"].get("podSelector") or {}
         selected = r.pods_matching(sel)
@@ -649,18 +779,30 @@ def check_others(r: Rendered, rep: Report) -> None:
             rep.check(bool(selected), where, "podSelector matches no pod template")
 
         def named(pods: list[PodTemplate], port) -> bool:
-            return not isinstance(port, str) or bool(pods) and all(any(cp.get("name") == port for _, cp in p.ports()) for p in pods)
+            return (
+                not isinstance(port, str)
+                or bool(pods)
+                and all(any(cp.get("name") == port for _, cp in p.ports()) for p in pods)
+            )
 
         for rule in np_["spec"].get("ingress") or []:
             for p in rule.get("ports") or []:
-                rep.check(named(selected, p.get("port")), where, f"ingress port {p.get('port')!r} is not a named port of every selected pod")
+                rep.check(
+                    named(selected, p.get("port")),
+                    where,
+                    f"ingress port {p.get('port')!r} is not a named port of every selected pod",
+                )
         for rule in np_["spec"].get("egress") or []:
             for t in rule.get("to") or []:
                 if "podSelector" in t and "namespaceSelector" not in t:
                     peer = r.pods_matching(t["podSelector"])
                     rep.check(bool(peer), where, "egress peer podSelector matches no pod template")
                     for p in rule.get("ports") or []:
-                        rep.check(named(peer, p.get("port")), where, f"egress port {p.get('port')!r} is not a named port of the peer pods")
+                        rep.check(
+                            named(peer, p.get("port")),
+                            where,
+                            f"egress port {p.get('port')!r} is not a named port of the peer pods",
+                        )
     for name, ing in r.by_kind.get("Ingress", {}).items():
         for rule in ing["spec"].get("rules") or []:
             for path in (rule.get("http") or {}).get("paths") or []:
@@ -668,7 +810,10 @@ def check_others(r: Rendered, rep: Report) -> None:
                 svc = r.get("Service", ref["name"])
                 if rep.check(svc is not None, where, f"Service {ref['name']!r} not in the render"):
                     port = ref["port"]
-                    ok = any(p.get("name") == port["name"] if "name" in port else p["port"] == port.get("number") for p in svc["spec"]["ports"])
+                    ok = any(
+                        p.get("name") == port["name"] if "name" in port else p["port"] == port.get("number")
+                        for p in svc["spec"]["ports"]
+                    )
                     rep.check(ok, where, f"Service {ref['name']} has no port {port}")
 
 
@@ -678,11 +823,19 @@ def check_seed(r: Rendered, rep: Report) -> None:
         if svc is None:
             continue
         spec, where = svc["spec"], f"Service/{name} (seed)"
-        rep.check(spec.get("selector") == want["selector"], where, f"selector {spec.get('selector')} != seed {want['selector']}")
+        rep.check(
+            spec.get("selector") == want["selector"],
+            where,
+            f"selector {spec.get('selector')} != seed {want['selector']}",
+        )
         if "port" in want:
             rep.check(any(p["port"] == want["port"] for p in spec["ports"]), where, f"no port {want['port']}")
         if "nodePorts" in want:
-            rep.check({p.get("nodePort") for p in spec["ports"]} == want["nodePorts"], where, f"nodePorts != {sorted(want['nodePorts'])}")
+            rep.check(
+                {p.get("nodePort") for p in spec["ports"]} == want["nodePorts"],
+                where,
+                f"nodePorts != {sorted(want['nodePorts'])}",
+            )
         if want.get("headless"):
             rep.check(spec.get("clusterIP") == "None", where, "must be headless (clusterIP: None)")
     hpas = list(r.by_kind.get("HorizontalPodAutoscaler", {}).values())
@@ -694,18 +847,35 @@ def check_seed(r: Rendered, rep: Report) -> None:
         if mins:
             rep.check(mins == [n], f"Deployment/{name} (seed)", f"HPA minReplicas {mins} != seed's {n}")
         else:
-            rep.check(d["spec"].get("replicas") == n, f"Deployment/{name} (seed)", f"replicas {d['spec'].get('replicas')} != seed's {n}")
+            rep.check(
+                d["spec"].get("replicas") == n,
+                f"Deployment/{name} (seed)",
+                f"replicas {d['spec'].get('replicas')} != seed's {n}",
+            )
     for (dep, var), want in SEED_ENV.items():
         d = r.get("Deployment", dep)
         if d is not None:
-            vals = [e.get("value") for c in d["spec"]["template"]["spec"]["containers"] for e in c.get("env") or [] if e["name"] == var]
+            vals = [
+                e.get("value")
+                for c in d["spec"]["template"]["spec"]["containers"]
+                for e in c.get("env") or []
+                if e["name"] == var
+            ]
             rep.check(vals == [want], f"Deployment/{dep} (seed)", f"{var} is {vals}, seed says {want!r}")
     pvc = r.get("PersistentVolumeClaim", "mysql-pv-claim")
     if pvc is not None:
-        rep.check(pvc["spec"]["resources"]["requests"]["storage"] == "1Gi", "PersistentVolumeClaim/mysql-pv-claim (seed)", "must request 1Gi")
+        rep.check(
+            pvc["spec"]["resources"]["requests"]["storage"] == "1Gi",
+            "PersistentVolumeClaim/mysql-pv-claim (seed)",
+            "must request 1Gi",
+        )
     d = r.get("Deployment", "mysql")
     if d is not None:
-        rep.check(d["spec"].get("strategy", {}).get("type") == "Recreate", "Deployment/mysql (seed)", "strategy must be Recreate")
+        rep.check(
+            d["spec"].get("strategy", {}).get("type") == "Recreate",
+            "Deployment/mysql (seed)",
+            "strategy must be Recreate",
+        )
     for (kind, name), keys in SEED_KEYS.items():
         obj = r.get(kind, name)
         if obj is not None:
@@ -739,6 +909,10 @@ def _container(docs: list, deployment: str, index: int = 0) -> dict:
     return _pod(docs, deployment)["containers"][index]
 
 
+def _ann(docs: list, deployment: str) -> dict:
+    return _obj(docs, "Deployment", deployment)["spec"]["template"]["metadata"]["annotations"]
+
+
 def _env(c: dict, name: str) -> dict:
     return next(e for e in c["env"] if e["name"] == name)
 
@@ -751,6 +925,7 @@ CHECKER = "k8s_consistency"
 
 #: (what is broken, the tool that must catch it: this script or a checkov
 #: check id, how to break a copy of the all-components render).
+# fmt: off
 MUTATIONS = [
     ("SINK_URL names a Service port that does not exist", CHECKER,
      lambda d: _env(_container(d, "relays"), "SINK_URL").update(value="sink-svc:8080/sink.php")),
@@ -777,7 +952,8 @@ MUTATIONS = [
     ("a containerPort that is not the port the binary listens on", CHECKER,
      lambda d: _container(d, "relays")["ports"][0].update(containerPort=80)),
     ("a ConfigMap key that does not exist", CHECKER,
-     lambda d: _env(_container(d, "to-do-app-backend"), "DB_HOST")["valueFrom"]["configMapKeyRef"].update(key="hostname")),
+     lambda d: _env(_container(d, "to-do-app-backend"), "DB_HOST")["valueFrom"]["configMapKeyRef"].update(
+         key="hostname")),
     ("a grace period shorter than the drain", CHECKER,
      lambda d: _pod(d, "sinks").update(terminationGracePeriodSeconds=5)),
     ("CONTROLLER_PORT that is not the Controller's NodePort", CHECKER,
@@ -790,7 +966,8 @@ MUTATIONS = [
     ("a NetworkPolicy port name no pod has", CHECKER,
      lambda d: _obj(d, "NetworkPolicy", "relay-to-sink-egress")["spec"]["egress"][0]["ports"][0].update(port="htp")),
     ("an Ingress backend Service that does not exist", CHECKER,
-     lambda d: _obj(d, "Ingress", "to-do-app")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(name="backend")),
+     lambda d: _obj(d, "Ingress", "to-do-app")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(
+         name="backend")),
     ("an HPA target that still sets replicas", CHECKER,
      lambda d: _obj(d, "Deployment", "relays")["spec"].update(replicas=2)),
     ("GRAPHQL_MODE with a value the frontend does not know", CHECKER,
@@ -805,9 +982,9 @@ MUTATIONS = [
     ("a pod template without the scrape annotation", CHECKER,
      lambda d: _obj(d, "Deployment", "relays")["spec"]["template"]["metadata"].pop("annotations")),
     ("a scrape annotation on a port nothing listens on", CHECKER,
-     lambda d: _obj(d, "Deployment", "sinks")["spec"]["template"]["metadata"]["annotations"].update({"prometheus.io/port": "9090"})),
+     lambda d: _ann(d, "sinks").update({"prometheus.io/port": "9090"})),
     ("a scrape path the binary does not serve", CHECKER,
-     lambda d: _obj(d, "Deployment", "sinks")["spec"]["template"]["metadata"]["annotations"].update({"prometheus.io/path": "/stats"})),
+     lambda d: _ann(d, "sinks").update({"prometheus.io/path": "/stats"})),
     ("a PodMonitor port name the pods do not have", CHECKER,
      lambda d: _obj(d, "PodMonitor", "tool-portal")["spec"]["podMetricsEndpoints"][1].update(port="controller")),
     ("a PodMonitor field the CRD does not know", CHECKER,
@@ -818,22 +995,27 @@ MUTATIONS = [
      lambda d: _container(d, "mysql")["volumeMounts"][0].pop("subPath")),
     ("a PVC that does not exist", CHECKER,
      lambda d: _pod(d, "mysql")["volumes"][0]["persistentVolumeClaim"].update(claimName="mysql-pvc")),
-]  # fmt: skip
+]
+# fmt: on
 
 
 def run_checkov(checkov: list[str], files: list[Path]) -> dict[str, set[str]]:
     """checkov's failed check ids per file (one run over all of them)."""
     out = subprocess.run(
         [*checkov, "--quiet", "--compact", "--output", "json", *[a for f in files for a in ("--file", str(f))]],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     reports = json.loads(out.stdout or "[]") if out.stdout.strip().startswith(("[", "{")) else None
     if reports is None:
         raise SystemExit(f"checkov gave no JSON (exit {out.returncode}): {out.stderr[-800:]}")
     failed: dict[str, set[str]] = {}
     for report in reports if isinstance(reports, list) else [reports]:
         for f in (report.get("results") or {}).get("failed_checks") or []:
-            failed.setdefault(Path(f["file_abs_path"] if "file_abs_path" in f else f["file_path"]).name, set()).add(f["check_id"])
+            failed.setdefault(Path(f["file_abs_path"] if "file_abs_path" in f else f["file_path"]).name, set()).add(
+                f["check_id"]
+            )
     return failed
 
 
@@ -867,8 +1049,12 @@ def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
         caught |= by_checkov.get(files[i].name, set()) if i in files else set()
         ok = owner in caught
         missed += not ok
-        detail = rep.failures[0] if owner == CHECKER and rep.failures else ", ".join(sorted(caught - {CHECKER}))
-        print(f"  {'caught' if ok else 'MISSED'}  {what}: {'by ' + (CHECKER if owner == CHECKER else 'checkov ' + owner) if ok else 'want ' + owner + ', got ' + str(sorted(caught))}" + (f"  ({detail})" if ok else ""))
+        tool = CHECKER if owner == CHECKER else f"checkov {owner}"
+        if ok:
+            detail = rep.failures[0] if owner == CHECKER else ", ".join(sorted(caught - {CHECKER}))
+            print(f"  caught  {what}: by {tool}  ({detail})")
+        else:
+            print(f"  MISSED  {what}: {tool} did not fail it (failed: {sorted(caught) or 'nothing'})")
     bins.stop()
     for msg in bins.rep.failures:
         print(f"  FAIL {msg}")
@@ -883,9 +1069,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binaries", type=Path, help="directory of the built binaries (e.g. target/debug)")
     ap.add_argument("--require-binaries", action="store_true", help="a binary missing from --binaries is a failure")
-    ap.add_argument("--podman", action="append", default=[], metavar="NAME", help="this entry point is for `podman kube play`")
+    ap.add_argument(
+        "--podman", action="append", default=[], metavar="NAME", help="this entry point is for `podman kube play`"
+    )
     ap.add_argument("--self-test", metavar="RENDER", help="plant known mistakes in this render; each must be caught")
-    ap.add_argument("--checkov", nargs=argparse.REMAINDER, default=[], help="(self-test) the checkov command and its options; must be last")
+    ap.add_argument(
+        "--checkov",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="(self-test) the checkov command and its options; must be last",
+    )
     ap.add_argument("rendered", nargs="*", help="NAME=FILE: output of `kubectl kustomize` for one entry point")
     args = ap.parse_args()
     bins = Binaries(args.binaries, args.require_binaries)
@@ -900,13 +1093,19 @@ def main() -> int:
         with open(path, encoding="utf-8") as f:
             r, rep = check_all(list(yaml.safe_load_all(f)), bins, podman=name in args.podman)
         summary.append((name, rep.passed, len(rep.failures)))
-        print(f"== {name}: {len(r.docs)} objects, {len(r.pods)} pod templates, {rep.passed} checks passed, {len(rep.failures)} failed")
+        print(
+            f"== {name}: {len(r.docs)} objects, {len(r.pods)} pod templates, "
+            f"{rep.passed} checks passed, {len(rep.failures)} failed"
+        )
         for msg in rep.failures:
             print(f"   FAIL {msg}")
     started = sum(run is not None for run in bins.running.values())
+    described = sum(d is not None for d in bins.described.values())
     bins.stop()
-    print(f"== binaries ({args.binaries or 'none'}): {sum(d is not None for d in bins.described.values())} described, {started} started, "
-          f"{len(bins.answers)} paths requested, {len(bins.rep.failures)} failed")  # fmt: skip
+    print(
+        f"== binaries ({args.binaries or 'none'}): {described} described, {started} started, "
+        f"{len(bins.answers)} paths requested, {len(bins.rep.failures)} failed"
+    )
     for msg in bins.rep.failures:
         print(f"   FAIL {msg}")
     for msg in sorted(set(bins.rep.notes)):
