@@ -25,7 +25,9 @@ both, in the output of `kubectl kustomize`, one entry point at a time:
   * the binaries: each of our images' binaries is asked `describe` (the
     service-kit subcommand that prints its port, probe and metrics paths);
     every containerPort is the port it listens on (PORT, else what describe
-    says). Then each binary is started on 127.0.0.1 and every path the
+    says), and liveness and readiness probes use its liveness and readiness
+    paths (not each other's: liveness on /readyz restarts draining pods).
+    Then each binary is started on 127.0.0.1 and every path the
     manifests name is requested for real: probe paths (liveness must answer
     200, readiness 200 or 503), the scrape path, and the path of every URL
     that leads to it through a Service or localhost (the relay's SINK_URL
@@ -666,6 +668,13 @@ def check_pods(r: Rendered, rep: Report, bins: Binaries, podman: bool = False) -
                         f"{kind} port {http['port']!r} is not a containerPort",
                     )
                     check_served(bins, rep, where, short, http["path"], "probe" if kind == "readinessProbe" else "ok")
+                    # Liveness on the readiness path would restart every pod
+                    # that drains; readiness on the liveness path would keep
+                    # sending it traffic while it drains.
+                    role = {"livenessProbe": "liveness", "readinessProbe": "readiness"}.get(kind)
+                    if described is not None and role is not None:
+                        want = described["probes"][role]
+                        rep.check(http["path"] == want, where, f"{kind} path {http['path']!r}: {short} says {want}")
 
 
 # --------------------------------------------------------------------------
@@ -947,6 +956,8 @@ MUTATIONS = [
      lambda d: _container(d, "to-do-app-frontend")["securityContext"].update(allowPrivilegeEscalation=True)),
     ("runAsNonRoot not true (the UID alone is non-root)", CHECKER,
      lambda d: _pod(d, "senders")["securityContext"].update(runAsNonRoot=False)),
+    ("a liveness probe on the readiness path", CHECKER,
+     lambda d: _container(d, "relays")["livenessProbe"]["httpGet"].update(path="/readyz")),
     ("a probe path the binary does not serve", CHECKER,
      lambda d: _container(d, "sinks")["livenessProbe"]["httpGet"].update(path="/health")),
     ("a containerPort that is not the port the binary listens on", CHECKER,
@@ -1026,16 +1037,18 @@ def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
     if rep.failures:
         print("self-test: the unmodified render already fails:", *rep.failures, sep="\n  ")
         return 1
-    # checkov gets the unmodified render and the mistakes it owns, in one run
-    # (its start-up costs more than its checks).
+    # checkov gets the unmodified render and, for each mistake it owns, the
+    # objects the mistake changed: one run (its start-up costs the most).
     with tempfile.TemporaryDirectory() as tmp:
-        files = {}
-        for i, (_, owner, mutate) in enumerate([("", "", lambda d: None), *MUTATIONS]):
+        files = {0: Path(tmp, "mutation-00.yaml")}
+        files[0].write_text(yaml.safe_dump_all(base, sort_keys=False), encoding="utf-8")
+        for i, (_, owner, mutate) in enumerate(MUTATIONS, start=1):
             if owner != CHECKER:
                 docs = copy.deepcopy(base)
                 mutate(docs)
+                changed = [d for j, d in enumerate(docs) if d != base[j]]
                 files[i] = Path(tmp, f"mutation-{i:02}.yaml")
-                files[i].write_text(yaml.safe_dump_all(docs, sort_keys=False), encoding="utf-8")
+                files[i].write_text(yaml.safe_dump_all(changed, sort_keys=False), encoding="utf-8")
         by_checkov = run_checkov(checkov, list(files.values())) if checkov else {}
     if by_checkov.get(files[0].name):
         print(f"self-test: checkov already fails the unmodified render: {sorted(by_checkov[files[0].name])}")
