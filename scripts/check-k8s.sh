@@ -317,7 +317,7 @@ else
     record FAIL "yamllint" "see above"
 fi
 
-# --- hardening ----------------------------------------------------------------
+# --- hardening --------------------------------------------------------------
 # checkov reads its options and the skip list from .checkov.yaml. The renders
 # share most objects, and checkov's start-up and its per-object checks are
 # what cost here, so each distinct object is scanned once: a copy of each
