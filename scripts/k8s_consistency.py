@@ -49,6 +49,14 @@ both, in the output of `kubectl kustomize`, one entry point at a time:
     and POD_IP, which `podman kube play` cannot run; and the seeds' names,
     labels, replica counts and values are kept.
 
+Why these and nothing else: each one needs two objects, or an object and
+our binary, or knowledge of this project (the seeds, the podman runs, the
+proxy switches), which a schema or a per-object policy cannot have. What a
+tool can check was moved to it: the hardening, resources, probes' presence
+and image tags to checkov; the tables of routes and default ports, and the
+regexes over the crates' source that kept them honest, gave way to
+`describe` and to requests to the running binaries.
+
 Usage:
   k8s_consistency.py [--binaries DIR [--require-binaries]] [--podman NAME] NAME=RENDERED.yaml ...
   k8s_consistency.py --self-test RENDERED-ALL-COMPONENTS.yaml [--binaries DIR] [--checkov CMD...]
