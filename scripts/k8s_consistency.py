@@ -939,6 +939,8 @@ def _drop_env(c: dict, name: str) -> None:
 
 
 CHECKER = "k8s_consistency"
+#: Caught by this script only with the binaries at hand (describe, or a request).
+LIVE = "k8s_consistency with the binaries"
 
 #: (what is broken, the tool that must catch it: this script or a checkov
 #: check id, how to break a copy of the all-components render).
@@ -964,9 +966,9 @@ MUTATIONS = [
      lambda d: _container(d, "to-do-app-frontend")["securityContext"].update(allowPrivilegeEscalation=True)),
     ("runAsNonRoot not true (the UID alone is non-root)", CHECKER,
      lambda d: _pod(d, "senders")["securityContext"].update(runAsNonRoot=False)),
-    ("a liveness probe on the readiness path", CHECKER,
+    ("a liveness probe on the readiness path", LIVE,
      lambda d: _container(d, "relays")["livenessProbe"]["httpGet"].update(path="/readyz")),
-    ("a probe path the binary does not serve", CHECKER,
+    ("a probe path the binary does not serve", LIVE,
      lambda d: _container(d, "sinks")["livenessProbe"]["httpGet"].update(path="/health")),
     ("a containerPort that is not the port the binary listens on", CHECKER,
      lambda d: _container(d, "relays")["ports"][0].update(containerPort=80)),
@@ -1002,7 +1004,7 @@ MUTATIONS = [
      lambda d: _obj(d, "Deployment", "relays")["spec"]["template"]["metadata"].pop("annotations")),
     ("a scrape annotation on a port nothing listens on", CHECKER,
      lambda d: _ann(d, "sinks").update({"prometheus.io/port": "9090"})),
-    ("a scrape path the binary does not serve", CHECKER,
+    ("a scrape path the binary does not serve", LIVE,
      lambda d: _ann(d, "sinks").update({"prometheus.io/path": "/stats"})),
     ("a PodMonitor port name the pods do not have", CHECKER,
      lambda d: _obj(d, "PodMonitor", "tool-portal")["spec"]["podMetricsEndpoints"][1].update(port="controller")),
@@ -1051,7 +1053,7 @@ def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
         files = {0: Path(tmp, "mutation-00.yaml")}
         files[0].write_text(yaml.safe_dump_all(base, sort_keys=False), encoding="utf-8")
         for i, (_, owner, mutate) in enumerate(MUTATIONS, start=1):
-            if owner != CHECKER:
+            if owner not in (CHECKER, LIVE):
                 docs = copy.deepcopy(base)
                 mutate(docs)
                 changed = [d for j, d in enumerate(docs) if d != base[j]]
@@ -1061,25 +1063,32 @@ def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
     if by_checkov.get(files[0].name):
         print(f"self-test: checkov already fails the unmodified render: {sorted(by_checkov[files[0].name])}")
         return 1
-    missed = 0
+    missed = skipped = 0
     for i, (what, owner, mutate) in enumerate(MUTATIONS, start=1):
+        if owner == LIVE and bins.bin_dir is None:
+            skipped += 1
+            print(f"  skipped {what}: needs --binaries")
+            continue
         docs = copy.deepcopy(base)
         mutate(docs)
         _, rep = check_all(docs, bins)
-        caught = {CHECKER} if rep.failures else set()
+        caught = {CHECKER, LIVE} if rep.failures else set()
         caught |= by_checkov.get(files[i].name, set()) if i in files else set()
         ok = owner in caught
         missed += not ok
-        tool = CHECKER if owner == CHECKER else f"checkov {owner}"
+        tool = owner if owner in (CHECKER, LIVE) else f"checkov {owner}"
         if ok:
-            detail = rep.failures[0] if owner == CHECKER else ", ".join(sorted(caught - {CHECKER}))
+            detail = rep.failures[0] if owner in (CHECKER, LIVE) else ", ".join(sorted(caught - {CHECKER, LIVE}))
             print(f"  caught  {what}: by {tool}  ({detail})")
         else:
             print(f"  MISSED  {what}: {tool} did not fail it (failed: {sorted(caught) or 'nothing'})")
     bins.stop()
     for msg in bins.rep.failures:
         print(f"  FAIL {msg}")
-    print(f"self-test: {len(MUTATIONS) - missed}/{len(MUTATIONS)} planted mistakes caught")
+    print(
+        f"self-test: {len(MUTATIONS) - missed - skipped}/{len(MUTATIONS)} planted mistakes caught"
+        + (f", {skipped} skipped without --binaries" if skipped else "")
+    )
     return 1 if missed or bins.rep.failures else 0
 
 
