@@ -191,9 +191,11 @@ pub fn app(state: AppState) -> Router {
 
 /// Send messages until `MESSAGE_COUNT` are delivered or `shutdown`
 /// completes, writing the transcript to `out`; meanwhile serve probes and
-/// metrics on `listener`. The service shape's `run`, with one more
-/// argument: where the transcript goes (stdout in `main`, a buffer in tests). A message in flight at shutdown is finished (it
+/// metrics on `listener`. A message in flight at shutdown is finished (it
 /// is bounded by `REQUEST_TIMEOUT`), then the process can exit 0.
+///
+/// This is the service shape's `run` with one more argument: where the
+/// transcript goes (stdout in `main`, a buffer in tests).
 pub async fn run(
     listener: TcpListener,
     config: Config,

@@ -47,7 +47,11 @@ impl TestApp {
     }
 
     /// POST a message to `path` (`/sink.php` or `/`).
-    pub(crate) async fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         self.client
             .post(self.url(path))
             .body(body)
