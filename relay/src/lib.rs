@@ -20,7 +20,7 @@
 //! log writer's queue is bounded.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
@@ -29,11 +29,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::{Bytes, BytesMut};
+use message_chain::Upstream;
+use message_chain::applog::{self, AppendError, AppendLog, LogFileArgs};
+use message_chain::timestamp;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use service_kit::applog::{self, AppendError, AppendLog, LogFileArgs, timestamp};
-use service_kit::svc_url::Upstream;
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
 
@@ -76,16 +77,24 @@ pub struct Config {
     pub log: LogFileArgs,
 }
 
-/// Everything that can go wrong in the relay. Request-time variants become
-/// a status and a one-line plain-text reason.
+/// Why the relay could not start or stopped serving. `run` returns it; it
+/// never becomes a response.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `LOG_DIR` is unusable: the relay would lose every message.
     #[error("{0}")]
-    Startup(std::io::Error),
+    LogFile(std::io::Error),
     #[error("cannot build the HTTP client: {0}")]
     Client(reqwest::Error),
     #[error("serving HTTP failed: {0}")]
     Serve(std::io::Error),
+}
+
+/// Why one message was not relayed. Each becomes a status and a one-line
+/// plain-text reason. (A body over the cap is refused by axum with 413
+/// before the handler runs.)
+#[derive(Debug, thiserror::Error)]
+enum RequestError {
     #[error(transparent)]
     Log(#[from] AppendError),
     #[error("sink unreachable")]
@@ -98,32 +107,30 @@ pub enum Error {
     SinkReplyTooLarge(usize),
 }
 
-impl Error {
+impl RequestError {
     fn status(&self) -> StatusCode {
         match self {
-            Error::SinkTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Error::SinkUnreachable(_) | Error::SinkStatus(_) | Error::SinkReplyTooLarge(_) => {
-                StatusCode::BAD_GATEWAY
-            }
-            Error::Startup(_) | Error::Client(_) | Error::Serve(_) | Error::Log(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            RequestError::Log(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            RequestError::SinkTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            RequestError::SinkUnreachable(_)
+            | RequestError::SinkStatus(_)
+            | RequestError::SinkReplyTooLarge(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
     /// The metrics label for this failure.
     fn outcome(&self) -> &'static str {
         match self {
-            Error::SinkTimeout(_) => "sink_timeout",
-            Error::SinkUnreachable(_) => "sink_unreachable",
-            Error::SinkStatus(_) => "sink_error",
-            Error::SinkReplyTooLarge(_) => "sink_reply_too_large",
-            Error::Startup(_) | Error::Client(_) | Error::Serve(_) | Error::Log(_) => "internal",
+            RequestError::Log(_) => "log_failed",
+            RequestError::SinkTimeout(_) => "sink_timeout",
+            RequestError::SinkUnreachable(_) => "sink_unreachable",
+            RequestError::SinkStatus(_) => "sink_error",
+            RequestError::SinkReplyTooLarge(_) => "sink_reply_too_large",
         }
     }
 }
 
-impl IntoResponse for Error {
+impl IntoResponse for RequestError {
     fn into_response(self) -> Response {
         let status = self.status();
         // The full error chain goes to the log, inside the request span.
@@ -166,7 +173,7 @@ impl AppState {
     /// the pooled client.
     pub fn new(config: &Config) -> Result<Self, Error> {
         let pod_ip = config.service.pod_ip();
-        let log = config.log.open("Relay", pod_ip).map_err(Error::Startup)?;
+        let log = config.log.open("Relay", pod_ip).map_err(Error::LogFile)?;
         let mut client = reqwest::Client::builder()
             .connect_timeout(config.sink_connect_timeout)
             .pool_idle_timeout(config.sink_idle_timeout)
@@ -197,11 +204,6 @@ impl AppState {
             relayed,
         })
     }
-
-    /// The log file's path.
-    pub fn log_path(&self) -> &std::path::Path {
-        self.log.path()
-    }
 }
 
 /// The relay's routes, wrapped in the standard middleware.
@@ -214,7 +216,7 @@ pub fn app(state: AppState) -> Router {
     state.kit.wrap(routes)
 }
 
-/// Serve until `shutdown` completes, then drain (see [`service_kit::serve`]).
+/// Serve until `shutdown` completes, then drain (see [`service_kit::Kit::serve`]).
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -237,16 +239,10 @@ async fn relay(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, Error> {
+) -> Result<Response, RequestError> {
     let from = peer.ip().to_canonical();
-    let line = format!(
-        "Relaying from {from} at {} : {}",
-        timestamp::php(chrono::Utc::now()),
-        applog::escape(&body)
-    );
-    state.log.append(line).await?;
-
-    let result = forward(&state, &headers, body).await;
+    // Every attempt is counted by outcome, a failed log write included.
+    let result = log_and_forward(&state, from, &headers, body).await;
     let outcome = match &result {
         Ok(_) => "relayed",
         Err(err) => err.outcome(),
@@ -259,8 +255,30 @@ async fn relay(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], reply).into_response())
 }
 
+/// Log the message, then pass it on. A message the relay could not record
+/// is not forwarded: the file is the relay's record of what passed through,
+/// and a 500 tells the sender to try again.
+async fn log_and_forward(
+    state: &AppState,
+    from: IpAddr,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Bytes, RequestError> {
+    let line = format!(
+        "Relaying from {from} at {} : {}",
+        timestamp::php(chrono::Utc::now()),
+        applog::escape(&body)
+    );
+    state.log.append(line).await?;
+    forward(state, headers, body).await
+}
+
 /// POST `body` to the sink and return its reply body.
-async fn forward(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<Bytes, Error> {
+async fn forward(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Bytes, RequestError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .cloned()
@@ -276,18 +294,18 @@ async fn forward(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<B
     }
     let mut response = request.send().await.map_err(classify)?;
     if !response.status().is_success() {
-        return Err(Error::SinkStatus(response.status()));
+        return Err(RequestError::SinkStatus(response.status()));
     }
     // Read the reply with a cap: a misbehaving sink must not make us buffer
     // without bound.
     let limit = state.max_body_bytes;
     if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(Error::SinkReplyTooLarge(limit));
+        return Err(RequestError::SinkReplyTooLarge(limit));
     }
     let mut reply = BytesMut::new();
     while let Some(chunk) = response.chunk().await.map_err(classify)? {
         if reply.len() + chunk.len() > limit {
-            return Err(Error::SinkReplyTooLarge(limit));
+            return Err(RequestError::SinkReplyTooLarge(limit));
         }
         reply.extend_from_slice(&chunk);
     }
@@ -296,10 +314,10 @@ async fn forward(state: &AppState, headers: &HeaderMap, body: Bytes) -> Result<B
 
 /// A connect failure (refused, no route, DNS, connect timeout) means the
 /// sink is unreachable: 502. Any other timeout means it is too slow: 504.
-fn classify(err: reqwest::Error) -> Error {
+fn classify(err: reqwest::Error) -> RequestError {
     if err.is_timeout() && !err.is_connect() {
-        Error::SinkTimeout(err)
+        RequestError::SinkTimeout(err)
     } else {
-        Error::SinkUnreachable(err)
+        RequestError::SinkUnreachable(err)
     }
 }

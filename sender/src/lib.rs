@@ -19,11 +19,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Router;
+use message_chain::Upstream;
+use message_chain::timestamp;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use service_kit::applog::timestamp;
-use service_kit::svc_url::Upstream;
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -63,7 +63,9 @@ pub struct Config {
     pub message_count: Option<u64>,
 }
 
-/// Everything that can go wrong in the sender.
+/// Why the sender could not start or stopped serving its probes. `run`
+/// returns it. A message that was not delivered is not one of these (see
+/// [`SendError`]): the sender logs it and tries again.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot build the HTTP client: {0}")]
@@ -183,7 +185,7 @@ impl AppState {
 }
 
 /// The sender's HTTP side: probes and metrics only.
-pub fn app(state: &AppState) -> Router {
+pub fn app(state: AppState) -> Router {
     state.kit.wrap(Router::new())
 }
 
@@ -191,6 +193,9 @@ pub fn app(state: &AppState) -> Router {
 /// completes, writing the transcript to `out`; meanwhile serve probes and
 /// metrics on `listener`. A message in flight at shutdown is finished (it
 /// is bounded by `REQUEST_TIMEOUT`), then the process can exit 0.
+///
+/// This is the service shape's `run` with one more argument: where the
+/// transcript goes (stdout in `main`, a buffer in tests).
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -199,13 +204,13 @@ pub async fn run(
 ) -> Result<(), Error> {
     let state = AppState::new(&config)?;
     let stop = CancellationToken::new();
-    let server = tokio::spawn(service_kit::serve(
-        listener,
-        app(&state),
-        state.kit.readiness.clone(),
-        config.service.shutdown_grace,
-        stop.clone().cancelled_owned(),
-    ));
+    let server = tokio::spawn({
+        let kit = state.kit.clone();
+        let app = app(state.clone());
+        let grace = config.service.shutdown_grace;
+        let stopped = stop.clone().cancelled_owned();
+        async move { kit.serve(listener, app, grace, stopped).await }
+    });
 
     let sending = send_loop(&state, &config, out, &stop);
     tokio::pin!(sending);

@@ -57,6 +57,10 @@ pub async fn shutdown_signal() {
 /// Serve `app` on `listener` until `shutdown` completes, then drain as
 /// described in the module docs. Handlers can read the peer address with
 /// `ConnectInfo<SocketAddr>`.
+///
+/// Services call it through [`crate::Kit::serve`], which passes the kit's
+/// own readiness flag (the one `/readyz` reports), so the two cannot
+/// disagree.
 pub async fn serve(
     listener: TcpListener,
     app: Router,

@@ -5,10 +5,6 @@
 //! and reject at start-up what we cannot call, instead of failing on the
 //! first request.
 
-use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use url::Url;
 
 /// Why a service URL was refused.
@@ -48,66 +44,9 @@ pub fn parse(raw: &str) -> Result<Url, UrlError> {
     Ok(url)
 }
 
-/// Where a tier sends its messages: one URL, or several used in turn.
-///
-/// In Kubernetes the value is one Service URL (`sink-svc/sink.php`) and
-/// kube-proxy spreads connections over the pods behind it. Outside a
-/// cluster there is no kube-proxy, so the value may list the replicas'
-/// URLs separated by commas, and each request goes to the next one in turn
-/// (round robin). Cheap to clone; clones share the rotation.
-#[derive(Debug, Clone)]
-pub struct Upstream {
-    urls: Arc<[Url]>,
-    next: Arc<AtomicUsize>,
-}
-
-impl Upstream {
-    /// Parse a comma-separated list of URLs in the forms [`parse`] accepts.
-    pub fn parse(raw: &str) -> Result<Self, UrlError> {
-        let urls = raw.split(',').map(parse).collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            urls: urls.into(),
-            next: Arc::new(AtomicUsize::new(0)),
-        })
-    }
-
-    /// The URL for the next request.
-    pub fn next_url(&self) -> &Url {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.urls.len();
-        &self.urls[i]
-    }
-
-    /// All URLs, in rotation order.
-    pub fn urls(&self) -> &[Url] {
-        &self.urls
-    }
-}
-
-impl fmt::Display for Upstream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let joined: Vec<&str> = self.urls.iter().map(Url::as_str).collect();
-        f.write_str(&joined.join(","))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn upstream_rotates_over_its_urls() {
-        let up = Upstream::parse("a:1/x, b:2/x,http://c/x").unwrap();
-        let seen: Vec<String> = (0..4).map(|_| up.clone().next_url().to_string()).collect();
-        assert_eq!(
-            seen,
-            ["http://a:1/x", "http://b:2/x", "http://c/x", "http://a:1/x"]
-        );
-        assert_eq!(
-            Upstream::parse("sink-svc/sink.php").unwrap().to_string(),
-            "http://sink-svc/sink.php"
-        );
-        assert_eq!(Upstream::parse("a/x,,b/x").unwrap_err(), UrlError::Empty);
-    }
 
     #[test]
     fn seed_form_without_scheme_means_http() {

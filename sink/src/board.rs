@@ -1,6 +1,7 @@
 //! The sink's in-memory view of what arrived: a bounded window of the latest
-//! messages and a count per sending address. Bounded on purpose: a sink runs
-//! for weeks, and the file, not memory, is the record.
+//! messages and a count per relay (the address each message came from).
+//! Bounded on purpose: a sink runs for weeks, and the file, not memory, is
+//! the record.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
@@ -24,8 +25,9 @@ pub struct Received {
 pub struct Snapshot {
     pub pod_ip: IpAddr,
     pub total: u64,
-    /// Messages per sending address since start.
-    pub by_sender: BTreeMap<IpAddr, u64>,
+    /// Messages per relay since start, by the address they came from: in
+    /// a cluster, the relay pods' IPs.
+    pub by_relay: BTreeMap<IpAddr, u64>,
     /// Newest first.
     pub latest: Vec<Received>,
 }
@@ -35,7 +37,7 @@ pub struct Snapshot {
 pub struct Board {
     window: usize,
     recent: VecDeque<Received>,
-    by_sender: BTreeMap<IpAddr, u64>,
+    by_relay: BTreeMap<IpAddr, u64>,
     total: u64,
 }
 
@@ -44,14 +46,14 @@ impl Board {
         Self {
             window,
             recent: VecDeque::with_capacity(window),
-            by_sender: BTreeMap::new(),
+            by_relay: BTreeMap::new(),
             total: 0,
         }
     }
 
     pub fn record(&mut self, received: Received) {
         self.total += 1;
-        *self.by_sender.entry(received.from).or_default() += 1;
+        *self.by_relay.entry(received.from).or_default() += 1;
         if self.window == 0 {
             return;
         }
@@ -65,7 +67,7 @@ impl Board {
         Snapshot {
             pod_ip,
             total: self.total,
-            by_sender: self.by_sender.clone(),
+            by_relay: self.by_relay.clone(),
             latest: self.recent.iter().rev().cloned().collect(),
         }
     }

@@ -3,13 +3,14 @@
 //! It accepts a plain-text message on `POST /sink.php` (or `POST /`), appends
 //! `From <remote-ip> at <date> : <message>` to `$LOG_DIR/Sink_<pod-ip>.txt`
 //! and answers `Logged message from <remote-ip>`. The answer is sent only
-//! after the line is in the file (see [`service_kit::applog`]), so a 200
+//! after the line is in the file (see [`message_chain::applog`]), so a 200
 //! means the message is recorded.
 //!
 //! For learners it also keeps the latest messages in memory and shows them,
-//! with a count per relay address, on `GET /` (HTML) and `GET /messages`
-//! (JSON): with three sink replicas behind `sink-svc`, each page shows its
-//! share of the traffic and which relay pods sent it.
+//! with a count per relay (`by_relay`: the address each message came from),
+//! on `GET /` (HTML) and `GET /messages` (JSON): with three sink replicas
+//! behind `sink-svc`, each page shows its share of the traffic and which
+//! relay pods sent it.
 
 mod board;
 mod page;
@@ -20,12 +21,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use message_chain::applog::{self, AppendError, AppendLog, LogFileArgs};
+use message_chain::timestamp;
 use prometheus_client::metrics::counter::Counter;
-use service_kit::applog::{self, AppendError, AppendLog, LogFileArgs, timestamp};
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
 
@@ -50,18 +52,26 @@ pub struct Config {
     pub recent_messages: usize,
 }
 
-/// Everything that can go wrong in the sink.
+/// Why the sink could not start or stopped serving. `run` returns it; it
+/// never becomes a response.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// `LOG_DIR` is unusable: the sink would lose every message.
     #[error("{0}")]
-    Startup(std::io::Error),
+    LogFile(std::io::Error),
     #[error("serving HTTP failed: {0}")]
     Serve(std::io::Error),
+}
+
+/// Why one message was not recorded: the only way a request fails (a body
+/// over the cap is refused by axum before any handler runs).
+#[derive(Debug, thiserror::Error)]
+enum RequestError {
     #[error(transparent)]
     Log(#[from] AppendError),
 }
 
-impl IntoResponse for Error {
+impl IntoResponse for RequestError {
     fn into_response(self) -> Response {
         // Log the detail inside the request span; tell the client one line.
         tracing::error!(error = %self, "request failed");
@@ -89,7 +99,7 @@ impl AppState {
     /// metrics.
     pub fn new(config: &Config) -> Result<Self, Error> {
         let pod_ip = config.service.pod_ip();
-        let log = config.log.open("Sink", pod_ip).map_err(Error::Startup)?;
+        let log = config.log.open("Sink", pod_ip).map_err(Error::LogFile)?;
         let logged = Counter::default();
         let kit = Kit::new(true, |registry| {
             registry.register(
@@ -107,11 +117,6 @@ impl AppState {
             logged,
             max_body_bytes: config.service.max_body_bytes,
         })
-    }
-
-    /// The log file's path.
-    pub fn log_path(&self) -> &std::path::Path {
-        self.log.path()
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -133,7 +138,7 @@ pub fn app(state: AppState) -> Router {
     state.kit.wrap(routes)
 }
 
-/// Serve until `shutdown` completes, then drain (see [`service_kit::serve`]).
+/// Serve until `shutdown` completes, then drain (see [`service_kit::Kit::serve`]).
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -156,7 +161,7 @@ async fn receive(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, Error> {
+) -> Result<Response, RequestError> {
     let from = peer.ip().to_canonical();
     let now = chrono::Utc::now();
     let message = applog::escape(&body);
@@ -186,8 +191,8 @@ async fn receive(
         .into_response())
 }
 
-async fn page(State(state): State<AppState>) -> Html<String> {
-    Html(page::render(&state.snapshot()))
+async fn page(State(state): State<AppState>) -> Response {
+    page::render(&state.snapshot())
 }
 
 async fn messages(State(state): State<AppState>) -> Json<Snapshot> {

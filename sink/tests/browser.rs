@@ -11,54 +11,32 @@
 
 #![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 
-use service_kit::ServiceArgs;
-use service_kit::applog::LogFileArgs;
-use service_kit::test_server::TestServer;
+use common::TestApp;
 use service_kit::testing::{Browser, Locator, eventually};
 
 #[tokio::test]
 async fn the_page_shows_each_relay_and_the_latest_messages() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = sink::Config {
-        service: ServiceArgs::for_tests(),
-        log: LogFileArgs {
-            log_dir: dir.path().to_owned(),
-            log_fsync: false,
-        },
-        recent_messages: 8,
-    };
-    let sink = TestServer::start(|listener, shutdown| sink::run(listener, config, shutdown)).await;
+    let sink = TestApp::spawn(8).await;
 
     // 5 messages from one "relay", 3 from the other, as the article's
     // sender writes them.
-    for (relay, count) in [(2, 5), (3, 3)] {
-        let client = reqwest::Client::builder()
-            .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, relay)))
-            .build()
-            .unwrap();
+    let relay = |n| IpAddr::V4(Ipv4Addr::new(127, 0, 0, n));
+    for (from, count) in [(relay(2), 5), (relay(3), 3)] {
         for n in 0..count {
-            let res = client
-                .post(sink.url("/sink.php"))
-                .body(format!(
-                    "Message sent from 10.244.1.{n} on Sat Nov 21 21:40:5{n} UTC 2026"
-                ))
-                .send()
-                .await
-                .unwrap();
+            let res = sink
+                .send_from(
+                    from,
+                    &format!("Message sent from 10.244.1.{n} on Sat Nov 21 21:40:5{n} UTC 2026"),
+                )
+                .await;
             assert_eq!(res.status(), 200);
         }
     }
-    let res = reqwest::Client::builder()
-        .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
-        .build()
-        .unwrap()
-        .post(sink.url("/sink.php"))
-        .body("<b>not bold</b>")
-        .send()
-        .await
-        .unwrap();
+    let res = sink.send_from(relay(2), "<b>not bold</b>").await;
     assert_eq!(res.status(), 200);
 
     let browser = Browser::start().await;
@@ -100,5 +78,5 @@ async fn the_page_shows_each_relay_and_the_latest_messages() {
     browser.screenshot("sink").await;
     browser.assert_fits_phone_width("the sink page").await;
     browser.close().await;
-    sink.stop().await.unwrap();
+    sink.server.stop().await.unwrap();
 }

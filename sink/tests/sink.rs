@@ -2,32 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
 
-use std::path::Path;
+mod common;
 
-use service_kit::ServiceArgs;
-use service_kit::applog::LogFileArgs;
-use service_kit::test_server::TestServer;
-
-fn config(log_dir: &Path) -> sink::Config {
-    sink::Config {
-        service: ServiceArgs::for_tests(),
-        log: LogFileArgs {
-            log_dir: log_dir.to_owned(),
-            log_fsync: false,
-        },
-        recent_messages: 3,
-    }
-}
-
-async fn start(log_dir: &Path) -> TestServer<sink::Error> {
-    let config = config(log_dir);
-    TestServer::start(|listener, shutdown| sink::run(listener, config, shutdown)).await
-}
-
-fn log_lines(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("Sink_127.0.0.1.txt")).unwrap_or_default();
-    text.lines().map(str::to_owned).collect()
-}
+use common::TestApp;
 
 /// `From 127.0.0.1 at 2026-11-21 09:40:50pm : <message>`
 fn assert_seed_line(line: &str, message: &str) {
@@ -44,17 +21,9 @@ fn assert_seed_line(line: &str, message: &str) {
 
 #[tokio::test]
 async fn logs_each_message_then_replies() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = start(dir.path()).await;
-    let client = reqwest::Client::new();
-
+    let app = TestApp::spawn(3).await;
     for path in ["/sink.php", "/"] {
-        let res = client
-            .post(sink.url(path))
-            .body(format!("hello via {path}"))
-            .send()
-            .await
-            .unwrap();
+        let res = app.post(path, format!("hello via {path}")).await;
         assert_eq!(res.status(), 200);
         assert!(
             res.headers()["content-type"]
@@ -65,25 +34,31 @@ async fn logs_each_message_then_replies() {
         assert_eq!(res.text().await.unwrap(), "Logged message from 127.0.0.1");
     }
     // A 200 means the line is already in the file: no waiting.
-    let lines = log_lines(dir.path());
+    let lines = app.logged();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_seed_line(&lines[0], "hello via /sink.php");
     assert_seed_line(&lines[1], "hello via /");
-    sink.stop().await.unwrap();
+    // And the sink's own metric counted them.
+    assert!(
+        app.metrics()
+            .await
+            .lines()
+            .any(|l| l == "sink_messages_logged_total 2")
+    );
+    app.server.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_message_cannot_forge_log_lines() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = start(dir.path()).await;
-    let res = reqwest::Client::new()
-        .post(sink.url("/sink.php"))
-        .body("real\nFrom 6.6.6.6 at 2026-01-01 01:01:01am : forged\r\n\u{2028}x")
-        .send()
-        .await
-        .unwrap();
+    let app = TestApp::spawn(3).await;
+    let res = app
+        .post(
+            "/sink.php",
+            "real\nFrom 6.6.6.6 at 2026-01-01 01:01:01am : forged\r\n\u{2028}x",
+        )
+        .await;
     assert_eq!(res.status(), 200);
-    let lines = log_lines(dir.path());
+    let lines = app.logged();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_seed_line(
         &lines[0],
@@ -93,66 +68,37 @@ async fn a_message_cannot_forge_log_lines() {
 
 #[tokio::test]
 async fn invalid_utf8_is_logged_lossily() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = start(dir.path()).await;
-    let res = reqwest::Client::new()
-        .post(sink.url("/sink.php"))
-        .body(b"caf\xe9 \xff".to_vec())
-        .send()
-        .await
-        .unwrap();
+    let app = TestApp::spawn(3).await;
+    let res = app.post("/sink.php", b"caf\xe9 \xff".to_vec()).await;
     assert_eq!(res.status(), 200);
-    assert_seed_line(&log_lines(dir.path())[0], "caf\u{fffd} \u{fffd}");
+    assert_seed_line(&app.logged()[0], "caf\u{fffd} \u{fffd}");
 }
 
 #[tokio::test]
 async fn oversized_body_is_refused_and_not_logged() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = start(dir.path()).await;
-    let res = reqwest::Client::new()
-        .post(sink.url("/sink.php"))
-        .body(vec![b'x'; 64 * 1024 + 1])
-        .send()
-        .await
-        .unwrap();
+    let app = TestApp::spawn(3).await;
+    let res = app.post("/sink.php", vec![b'x'; 64 * 1024 + 1]).await;
     assert_eq!(res.status(), 413);
-    let ok = reqwest::Client::new()
-        .post(sink.url("/sink.php"))
-        .body(vec![b'y'; 64 * 1024])
-        .send()
-        .await
-        .unwrap();
+    let ok = app.post("/sink.php", vec![b'y'; 64 * 1024]).await;
     assert_eq!(ok.status(), 200);
-    let lines = log_lines(dir.path());
+    let lines = app.logged();
     assert_eq!(lines.len(), 1);
     assert!(lines[0].ends_with(&"y".repeat(64 * 1024)));
 }
 
 #[tokio::test]
 async fn page_and_messages_show_what_arrived() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = start(dir.path()).await;
-    let client = reqwest::Client::new();
+    let app = TestApp::spawn(3).await;
     for i in 0..5 {
-        client
-            .post(sink.url("/sink.php"))
-            .header("x-request-id", format!("req-{i}"))
-            .body(format!("<b>message {i}</b>"))
-            .send()
-            .await
-            .unwrap();
+        let res = app
+            .send_with_request_id(&format!("<b>message {i}</b>"), &format!("req-{i}"))
+            .await;
+        assert_eq!(res.status(), 200);
     }
-    let json: serde_json::Value = client
-        .get(sink.url("/messages"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let json = app.messages().await;
     assert_eq!(json["total"], 5);
     assert_eq!(json["pod_ip"], "127.0.0.1");
-    assert_eq!(json["by_sender"]["127.0.0.1"], 5);
+    assert_eq!(json["by_relay"]["127.0.0.1"], 5);
     // The window holds the latest three, newest first.
     let latest = json["latest"].as_array().unwrap();
     assert_eq!(latest.len(), 3);
@@ -160,7 +106,8 @@ async fn page_and_messages_show_what_arrived() {
     assert_eq!(latest[0]["request_id"], "req-4");
     assert_eq!(latest[2]["message"], "<b>message 2</b>");
 
-    let page = client.get(sink.url("/")).send().await.unwrap();
+    let page = app.page().await;
+    assert_eq!(page.status(), 200);
     assert!(
         page.headers()["content-type"]
             .to_str()
@@ -169,49 +116,23 @@ async fn page_and_messages_show_what_arrived() {
     );
     let html = page.text().await.unwrap();
     assert!(html.contains("5 messages logged"), "{html}");
-    assert!(html.contains("&lt;b&gt;message 4&lt;/b&gt;"));
+    assert!(html.contains("&#60;b&#62;message 4&#60;/b&#62;"), "{html}");
+    assert!(html.contains("<code>req-4</code>"), "{html}");
     assert!(!html.contains("<b>message"), "message text must be escaped");
+    assert!(html.contains("message 2"), "{html}");
     assert!(!html.contains("message 1"), "outside the window");
 }
 
 #[tokio::test]
-async fn probes_and_metrics() {
-    let dir = tempfile::tempdir().unwrap();
-    let sink = start(dir.path()).await;
-    let client = reqwest::Client::new();
-    assert_eq!(
-        client
-            .get(sink.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        client
-            .get(sink.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    for _ in 0..3 {
-        client
-            .post(sink.url("/sink.php"))
-            .body("m")
-            .send()
-            .await
-            .unwrap();
-    }
-    let res = client.get(sink.url("/metrics")).send().await.unwrap();
-    let text = res.text().await.unwrap();
-    assert!(
-        text.contains(r#"http_requests_total{method="POST",route="/sink.php",status="200"} 3"#),
-        "{text}"
-    );
-    assert!(text.contains("sink_messages_logged_total 3"), "{text}");
+async fn an_empty_sink_says_so() {
+    let app = TestApp::spawn(3).await;
+    let json = app.messages().await;
+    assert_eq!(json["total"], 0);
+    assert_eq!(json["by_relay"], serde_json::json!({}));
+    assert_eq!(json["latest"], serde_json::json!([]));
+    let html = app.page().await.text().await.unwrap();
+    assert!(html.contains("0 messages logged"), "{html}");
+    assert_eq!(html.matches("nothing yet").count(), 2, "{html}");
 }
 
 #[tokio::test]
@@ -219,7 +140,7 @@ async fn unusable_log_dir_fails_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let not_a_dir = dir.path().join("file");
     std::fs::write(&not_a_dir, "").unwrap();
-    let err = sink::AppState::new(&config(&not_a_dir)).unwrap_err();
+    let err = sink::AppState::new(&common::config(&not_a_dir, 3)).unwrap_err();
     assert!(
         err.to_string().contains("cannot create log directory"),
         "{err}"

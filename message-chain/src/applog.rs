@@ -191,28 +191,9 @@ pub fn escape(raw: &[u8]) -> String {
     out
 }
 
-/// Timestamps as the seed's programs print them.
-pub mod timestamp {
-    use chrono::{DateTime, Utc};
-
-    /// PHP's `date("Y-m-d h:i:sa")`, as the seed's relay and sink write it:
-    /// `2026-11-21 09:40:50pm`.
-    pub fn php(at: DateTime<Utc>) -> String {
-        at.format("%Y-%m-%d %I:%M:%S%P").to_string()
-    }
-
-    /// The `date` command's default output in a container (UTC, C locale),
-    /// as the seed's sender puts it in its messages:
-    /// `Sat Nov 21 21:40:50 UTC 2026`.
-    pub fn unix_date(at: DateTime<Utc>) -> String {
-        at.format("%a %b %e %H:%M:%S UTC %Y").to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{TimeZone, Utc};
 
     #[test]
     fn escape_keeps_one_line() {
@@ -229,19 +210,6 @@ mod tests {
         );
         assert_eq!(escape(b"bad \xff\xfe utf8"), "bad \u{fffd}\u{fffd} utf8");
         assert!(!escape(b"x\ny\r\nz\x0b\x0c").contains(['\n', '\r', '\x0b', '\x0c']));
-    }
-
-    #[test]
-    fn timestamps_match_the_seed() {
-        let at = Utc.with_ymd_and_hms(2026, 11, 21, 21, 40, 50).unwrap();
-        assert_eq!(timestamp::php(at), "2026-11-21 09:40:50pm");
-        assert_eq!(timestamp::unix_date(at), "Sat Nov 21 21:40:50 UTC 2026");
-        let morning = Utc.with_ymd_and_hms(2026, 1, 5, 0, 3, 4).unwrap();
-        assert_eq!(timestamp::php(morning), "2026-01-05 12:03:04am");
-        assert_eq!(
-            timestamp::unix_date(morning),
-            "Mon Jan  5 00:03:04 UTC 2026"
-        );
     }
 
     #[tokio::test]
