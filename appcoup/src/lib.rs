@@ -188,7 +188,9 @@ pub async fn healthcheck(config: &Config) -> Result<(), String> {
 pub async fn run(config: Config) -> Result<(), Error> {
     // Listen for signals before starting anything: a child that dies at
     // once must still be noticed.
-    let listen = |kind: SignalKind, name: &'static str| signal(kind).map_err(|e| StartError::Signal(name, e));
+    let listen = |kind: SignalKind, name: &'static str| {
+        signal(kind).map_err(|e| StartError::Signal(name, e))
+    };
     let mut sigchld = listen(SignalKind::child(), "SIGCHLD")?;
     let mut sigterm = listen(SignalKind::terminate(), "SIGTERM")?;
     let mut sigint = listen(SignalKind::interrupt(), "SIGINT")?;
