@@ -303,13 +303,8 @@ pub async fn run(
         let _ = stop_tx.send(true);
         let _ = ticker.await;
     };
-    let kit = state.kit.clone();
-    kit.serve(
-        listener,
-        app(state),
-        config.service.shutdown_grace,
-        shutdown,
-    )
-    .await
-    .map_err(Error::Serve)
+    let (kit, grace) = (state.kit.clone(), config.service.shutdown_grace);
+    kit.serve(listener, app(state), grace, shutdown)
+        .await
+        .map_err(Error::Serve)
 }
