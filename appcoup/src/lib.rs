@@ -101,9 +101,10 @@ pub enum SubCommand {
     Describe,
 }
 
-/// Start-up failures and the reasons the supervisor stops.
+/// Why the supervisor could not start both children (it stops the one
+/// already started).
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub enum StartError {
     #[error("cannot listen for {0}: {1}")]
     Signal(&'static str, std::io::Error),
     #[error("cannot find the directory of this binary: {0}")]
@@ -114,21 +115,36 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// Why supervision ended badly once both children ran. The supervisor
+/// handles no requests; these are its run-time failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
     #[error("{name} exited on its own ({status}); stopped the other part")]
     ChildDied { name: &'static str, status: String },
     #[error("{0} did not exit cleanly after the signal")]
     UncleanStop(String),
 }
 
+/// What [`run`] fails with: at start, or later.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Stop(#[from] StopError),
+}
+
 /// The two programs, by the name the log and errors use.
 const CHILDREN: [&str; 2] = ["generator", "echo"];
 
 impl Config {
-    fn bin_dir(&self) -> Result<PathBuf, Error> {
+    fn bin_dir(&self) -> Result<PathBuf, StartError> {
         if let Some(dir) = &self.bin_dir {
             return Ok(dir.clone());
         }
-        let exe = std::env::current_exe().map_err(Error::OwnPath)?;
+        let exe = std::env::current_exe().map_err(StartError::OwnPath)?;
         Ok(exe.parent().unwrap_or(Path::new("/")).to_owned())
     }
 
@@ -176,9 +192,12 @@ pub async fn healthcheck(config: &Config) -> Result<(), String> {
 pub async fn run(config: Config) -> Result<(), Error> {
     // Listen for signals before starting anything: a child that dies at
     // once must still be noticed.
-    let mut sigchld = signal(SignalKind::child()).map_err(|e| Error::Signal("SIGCHLD", e))?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(|e| Error::Signal("SIGTERM", e))?;
-    let mut sigint = signal(SignalKind::interrupt()).map_err(|e| Error::Signal("SIGINT", e))?;
+    let listen = |kind: SignalKind, name: &'static str| {
+        signal(kind).map_err(|e| StartError::Signal(name, e))
+    };
+    let mut sigchld = listen(SignalKind::child(), "SIGCHLD")?;
+    let mut sigterm = listen(SignalKind::terminate(), "SIGTERM")?;
+    let mut sigint = listen(SignalKind::interrupt(), "SIGINT")?;
 
     let bin_dir = config.bin_dir()?;
     let mut running: HashMap<Pid, &'static str> = HashMap::new();
@@ -194,7 +213,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
                 drop(child);
             }
             Err(source) => {
-                let err = Error::Spawn {
+                let err = StartError::Spawn {
                     name,
                     path: cmd.get_program().into(),
                     source,
@@ -206,7 +225,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
                     config.stop_timeout,
                 )
                 .await;
-                return Err(err);
+                return Err(err.into());
             }
         }
     }
@@ -231,7 +250,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
             tracing::info!("both children exited cleanly");
             Ok(())
         } else {
-            Err(Error::UncleanStop(unclean.join(", ")))
+            Err(StopError::UncleanStop(unclean.join(", ")).into())
         };
     }
     let (name, status) = died.unwrap_or(("a child", "unknown".to_owned()));
@@ -247,7 +266,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
         config.stop_timeout,
     )
     .await;
-    Err(Error::ChildDied { name, status })
+    Err(StopError::ChildDied { name, status }.into())
 }
 
 /// Reap every exited process (children and inherited orphans); return

@@ -9,8 +9,9 @@
 //!   size and modification time and answers `If-None-Match` with 304. For an
 //!   append-only file the size alone changes with every line.
 //! * **`GET /`** lists the directory the way SimpleHTTPServer does (ServeDir
-//!   does not list directories): one link per entry, names HTML-escaped and
-//!   percent-encoded in the links.
+//!   does not list directories): one link per entry, from an askama template
+//!   (`templates/listing.html`) that HTML-escapes every name, with the links
+//!   percent-encoded.
 //! * **Ready once the directory exists.** In a pod the emptyDir is there
 //!   from the start; outside one, echo can start before the generator
 //!   created `/tmp/out`, and then waits, not ready, instead of failing.
@@ -22,14 +23,13 @@
 //!   keeps serving the last copy (stale beats empty) and counts the failure
 //!   in `echo_source_fetches_total{outcome="failed"}`.
 
-use std::fmt::Write as _;
 use std::future::Future;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use askama::Template;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -37,6 +37,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use bytes::BytesMut;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -86,7 +87,8 @@ pub struct Config {
     pub source_max_bytes: usize,
 }
 
-/// Start-up failures.
+/// Why echo could not start, or stopped serving. Requests fail with a
+/// [`ListingError`] at most: files are tower-http's ServeDir.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("SOURCE_URL must be http:// (got {0})")]
@@ -95,6 +97,31 @@ pub enum Error {
     Client(reqwest::Error),
     #[error("serving HTTP failed: {0}")]
     Serve(std::io::Error),
+}
+
+/// Why `GET /` could not list the directory.
+#[derive(Debug, thiserror::Error)]
+pub enum ListingError {
+    #[error("cannot read the directory: {0}")]
+    ReadDir(#[from] std::io::Error),
+    #[error("the listing template failed: {0}")]
+    Template(#[from] askama::Error),
+}
+
+impl IntoResponse for ListingError {
+    fn into_response(self) -> Response {
+        // Logged inside the request's span; the client gets no details.
+        match self {
+            Self::ReadDir(err) => {
+                tracing::warn!(%err, "cannot list the directory");
+                (StatusCode::NOT_FOUND, "No such directory\n").into_response()
+            }
+            Self::Template(err) => {
+                tracing::error!(%err, "listing not rendered");
+                (StatusCode::INTERNAL_SERVER_ERROR, "listing unavailable\n").into_response()
+            }
+        }
+    }
 }
 
 /// Why one fetch of SOURCE_URL failed: logged and counted, never sent to a
@@ -121,18 +148,54 @@ struct Outcome {
 pub struct AppState {
     kit: Kit,
     serve_dir: Arc<Path>,
+    source: Option<Arc<Source>>,
+}
+
+impl AppState {
+    /// Check SOURCE_URL and build its client; not ready until the
+    /// directory exists (and, with SOURCE_URL, the first fetch succeeded).
+    pub fn new(config: &Config) -> Result<Self, Error> {
+        let fetches = Family::<Outcome, Counter>::default();
+        let kit = Kit::new(false, |registry| {
+            registry.register(
+                "echo_source_fetches",
+                "Fetches of SOURCE_URL, by outcome (updated, unchanged, failed)",
+                fetches.clone(),
+            );
+        });
+        let source = match &config.source_url {
+            Some(url) if url.scheme() != "http" => return Err(Error::SourceScheme(url.clone())),
+            Some(url) => Some(Arc::new(Source {
+                url: url.clone(),
+                client: reqwest::Client::builder()
+                    .timeout(config.source_timeout)
+                    .build()
+                    .map_err(Error::Client)?,
+                path: config.serve_dir.join(file_name(url)),
+                max_bytes: config.source_max_bytes,
+                fetches,
+            })),
+            None => None,
+        };
+        Ok(Self {
+            kit,
+            serve_dir: config.serve_dir.clone().into(),
+            source,
+        })
+    }
 }
 
 /// The echo's routes, wrapped in the standard middleware: `GET /` lists the
 /// directory, everything else is a file from it.
-pub fn app(state: &AppState) -> Router {
+pub fn app(state: AppState) -> Router {
     let files = ServeDir::new(&*state.serve_dir).append_index_html_on_directories(false);
+    let kit = state.kit.clone();
     let routes = Router::new()
         .route("/", get(listing))
-        .with_state(state.clone())
+        .with_state(state)
         .fallback_service(files)
         .layer(axum::middleware::from_fn(etag));
-    state.kit.wrap(routes)
+    kit.wrap(routes)
 }
 
 /// Serve until `shutdown` completes, then drain (see [`service_kit::serve`]).
@@ -141,48 +204,19 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let fetches = Family::<Outcome, Counter>::default();
-    let kit = Kit::new(false, |registry| {
-        registry.register(
-            "echo_source_fetches",
-            "Fetches of SOURCE_URL, by outcome (updated, unchanged, failed)",
-            fetches.clone(),
-        );
-    });
-    let source = match &config.source_url {
-        Some(url) if url.scheme() != "http" => return Err(Error::SourceScheme(url.clone())),
-        Some(url) => Some(Source {
-            url: url.clone(),
-            client: reqwest::Client::builder()
-                .timeout(config.source_timeout)
-                .build()
-                .map_err(Error::Client)?,
-            path: config.serve_dir.join(file_name(url)),
-            max_bytes: config.source_max_bytes,
-            fetches,
-            fetched_once: AtomicBool::new(false),
-        }),
-        None => None,
-    };
+    let state = AppState::new(&config)?;
     tracing::info!(
         dir = %config.serve_dir.display(),
         source = config.source_url.as_ref().map(Url::as_str),
         pod_ip = %config.service.pod_ip(),
         "echo ready"
     );
-    let state = AppState {
-        kit: kit.clone(),
-        serve_dir: config.serve_dir.clone().into(),
-    };
-
     // Readiness (and the fetches) run until the shutdown starts; the
     // shutdown future below waits for this task to end before the server
     // lowers readiness for good, so the task cannot raise it again.
     let (stop_tx, stop_rx) = watch::channel(false);
     let watcher = tokio::spawn(watch_readiness(
-        kit.clone(),
-        config.serve_dir.clone(),
-        source,
+        state.clone(),
         config.source_interval,
         stop_rx,
     ));
@@ -191,14 +225,10 @@ pub async fn run(
         let _ = stop_tx.send(true);
         let _ = watcher.await;
     };
-    kit.serve(
-        listener,
-        app(&state),
-        config.service.shutdown_grace,
-        shutdown,
-    )
-    .await
-    .map_err(Error::Serve)
+    let (kit, grace) = (state.kit.clone(), config.service.shutdown_grace);
+    kit.serve(listener, app(state), grace, shutdown)
+        .await
+        .map_err(Error::Serve)
 }
 
 /// Where SOURCE_URL is fetched to and how.
@@ -209,7 +239,6 @@ struct Source {
     path: PathBuf,
     max_bytes: usize,
     fetches: Family<Outcome, Counter>,
-    fetched_once: AtomicBool,
 }
 
 /// The copy's file name: the URL's last path segment (`data`), or `data`.
@@ -223,14 +252,10 @@ fn file_name(url: &Url) -> String {
 
 /// Keep readiness in step with the directory (and, with SOURCE_URL, fetch
 /// it) until `stop` changes.
-async fn watch_readiness(
-    kit: Kit,
-    dir: PathBuf,
-    source: Option<Source>,
-    interval: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
+async fn watch_readiness(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let (kit, dir, source) = (state.kit, state.serve_dir, state.source);
     let mut validators = HeaderMap::new();
+    let mut fetched_once = false;
     // Without a source, a directory check once a second is plenty.
     let period = if source.is_some() {
         interval
@@ -254,11 +279,9 @@ async fn watch_readiness(
                     "failed"
                 }
             };
-            if outcome != "failed" {
-                source.fetched_once.store(true, Ordering::Relaxed);
-            }
+            fetched_once |= outcome != "failed";
             source.fetches.get_or_create(&Outcome { outcome }).inc();
-            ready = ready && source.fetched_once.load(Ordering::Relaxed);
+            ready = ready && fetched_once;
         }
         if ready != kit.readiness.is_ready() {
             tracing::info!(ready, dir = %dir.display(), "readiness changed");
@@ -315,82 +338,73 @@ impl Source {
 }
 
 /// `GET /`: the directory listing, in SimpleHTTPServer's layout.
-async fn listing(State(state): State<AppState>) -> Response {
-    let mut entries = match tokio::fs::read_dir(&*state.serve_dir).await {
-        Ok(entries) => entries,
-        Err(err) => {
-            tracing::warn!(dir = %state.serve_dir.display(), %err, "cannot list the directory");
-            return (StatusCode::NOT_FOUND, "No such directory\n").into_response();
-        }
-    };
+async fn listing(State(state): State<AppState>) -> Result<Html<String>, ListingError> {
+    let mut entries = tokio::fs::read_dir(&*state.serve_dir).await?;
     let mut names = Vec::new();
     while let Ok(Some(entry)) = entries.next_entry().await {
         let is_dir = entry.file_type().await.is_ok_and(|t| t.is_dir());
         names.push((entry.file_name(), is_dir));
     }
     names.sort();
-    Html(render_listing("/", &names)).into_response()
+    Ok(Html(Listing::new("/", &names).render()?))
 }
 
-/// The listing page. Directories get a trailing `/`, as in SimpleHTTPServer.
-pub fn render_listing(path: &str, names: &[(std::ffi::OsString, bool)]) -> String {
-    let title = escape_html(path);
-    let mut page = format!(
-        "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Directory listing for {title}</title></head>\n<body>\n<h2>Directory listing for {title}</h2>\n<hr>\n<ul>\n"
-    );
-    for (name, is_dir) in names {
-        let slash = if *is_dir { "/" } else { "" };
-        let _ = writeln!(
-            page,
-            "<li><a href=\"{}{slash}\">{}{slash}</a></li>",
-            percent_encode(name.as_bytes()),
-            escape_html(&name.to_string_lossy()),
-        );
-    }
-    // One line more than SimpleHTTPServer: which pod served the listing, so
-    // that with two echo replicas behind a Service a reload shows both.
-    let _ = write!(
-        page,
-        "</ul>\n<hr>\n<p>Served by pod {}</p>\n</body>\n</html>\n",
-        escape_html(service_kit::net::instance_name())
-    );
-    page
+/// The listing page (`templates/listing.html`). One line more than
+/// SimpleHTTPServer's: which pod served it, so that with two echo replicas
+/// behind a Service a reload shows both.
+#[derive(Debug, Template)]
+#[template(path = "listing.html")]
+struct Listing<'a> {
+    path: &'a str,
+    entries: Vec<Entry>,
+    pod: &'a str,
 }
 
-/// Escape text for HTML element content and double-quoted attributes.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// One line of the listing. Directories get a trailing `/`, as in
+/// SimpleHTTPServer.
+#[derive(Debug)]
+struct Entry {
+    /// The percent-encoded link.
+    href: String,
+    /// The name as shown (the template escapes it).
+    name: String,
+}
+
+/// What a link leaves as it is: the unreserved characters of RFC 3986, so
+/// `?`, `#`, `%` and `:` cannot turn a name into a query, a fragment or a
+/// scheme.
+const LINK: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+impl<'a> Listing<'a> {
+    fn new(path: &'a str, names: &[(std::ffi::OsString, bool)]) -> Self {
+        let entries = names
+            .iter()
+            .map(|(name, is_dir)| {
+                let slash = if *is_dir { "/" } else { "" };
+                Entry {
+                    href: format!(
+                        "{}{slash}",
+                        percent_encoding::percent_encode(name.as_bytes(), LINK)
+                    ),
+                    name: format!("{}{slash}", name.to_string_lossy()),
+                }
+            })
+            .collect();
+        Self {
+            path,
+            entries,
+            pod: service_kit::net::instance_name(),
         }
     }
-    out
-}
-
-/// Percent-encode a file name for a relative link: everything but the
-/// unreserved characters of RFC 3986, so `?`, `#`, `%` and `:` cannot turn
-/// a name into a query, a fragment or a scheme.
-fn percent_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len());
-    for &b in bytes {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 /// Add a weak `ETag` (size and modification time) to files ServeDir sends,
 /// and answer a matching `If-None-Match` with 304.
-pub async fn etag(req: Request, next: Next) -> Response {
+async fn etag(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     let mut res = next.run(req).await;
@@ -457,10 +471,13 @@ mod tests {
     #[test]
     fn listing_escapes_names_and_encodes_links() {
         let names = vec![("a<b>&\"c\".txt".into(), false), ("sub dir?#".into(), true)];
-        let page = render_listing("/", &names);
-        assert!(page.contains(
-            "<li><a href=\"a%3Cb%3E%26%22c%22.txt\">a&lt;b&gt;&amp;&quot;c&quot;.txt</a></li>"
-        ));
+        let page = Listing::new("/", &names).render().unwrap();
+        assert!(
+            page.contains(
+                "<li><a href=\"a%3Cb%3E%26%22c%22.txt\">a&#60;b&#62;&#38;&#34;c&#34;.txt</a></li>"
+            ),
+            "{page}"
+        );
         assert!(page.contains("<li><a href=\"sub%20dir%3F%23/\">sub dir?#/</a></li>"));
         assert!(page.contains("<title>Directory listing for /</title>"));
         assert!(page.contains(&format!(

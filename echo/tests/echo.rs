@@ -4,14 +4,95 @@
 
 #![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use echo::{Config, Error};
+use reqwest::header::HeaderValue;
 use service_kit::ServiceArgs;
 use service_kit::test_server::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One echo on 127.0.0.1:0 serving a test's directory, and the requests
+/// the tests make to it.
+struct TestApp {
+    server: TestServer<Error>,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    async fn spawn(config: Config) -> Self {
+        let server =
+            TestServer::start(|listener, shutdown| echo::run(listener, config, shutdown)).await;
+        Self {
+            server,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Serving `dir`, and ready.
+    async fn spawn_ready(dir: &Path) -> Self {
+        let app = Self::spawn(config(dir)).await;
+        app.wait_ready().await;
+        app
+    }
+
+    /// `GET path` with extra headers.
+    async fn get(&self, path: &str, headers: &[(&str, &HeaderValue)]) -> reqwest::Response {
+        let mut request = self.client.get(self.server.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn head(&self, path: &str) -> reqwest::Response {
+        self.client
+            .head(self.server.url(path))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn text(&self, path: &str) -> String {
+        self.get(path, &[]).await.text().await.unwrap()
+    }
+
+    async fn readyz(&self) -> u16 {
+        self.get("/readyz", &[]).await.status().as_u16()
+    }
+
+    /// Wait (5 s at most) until `/readyz` answers 200.
+    async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.readyz().await != 200 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not ready within 5 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A request sent byte for byte (HTTP clients normalise `..` away), and
+    /// the status and the whole answer.
+    async fn raw_get(&self, target: &str) -> (u16, String) {
+        let mut stream = tokio::net::TcpStream::connect(self.server.addr)
+            .await
+            .unwrap();
+        let request = format!("GET {target} HTTP/1.1\r\nHost: echo\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, answer)
+    }
+
+    async fn stop(self) {
+        self.server.stop().await.unwrap();
+    }
+}
 
 fn config(dir: &Path) -> Config {
     Config {
@@ -24,51 +105,14 @@ fn config(dir: &Path) -> Config {
     }
 }
 
-async fn start(config: Config) -> TestServer<Error> {
-    service_kit::telemetry::init(service_kit::LogFormat::Text);
-    TestServer::start(|listener, shutdown| echo::run(listener, config, shutdown)).await
-}
-
-/// Wait (5 s at most) until `url` answers 200.
-async fn until_ok(client: &reqwest::Client, url: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Ok(res) = client.get(url).send().await {
-            if res.status() == 200 {
-                return;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{url} not 200 within 5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// A request sent byte for byte (HTTP clients normalise `..` away), and the
-/// status and body of the answer.
-async fn raw_get(addr: SocketAddr, target: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {target} HTTP/1.1\r\nHost: echo\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.unwrap();
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, answer)
-}
-
 #[tokio::test]
 async fn serves_files_with_head_range_and_validators() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("data"), "123\n4567\n").unwrap();
     std::fs::write(dir.path().join("page.html"), "<p>hi</p>").unwrap();
-    let server = start(config(dir.path())).await;
-    let client = reqwest::Client::new();
-    until_ok(&client, &server.url("/readyz")).await;
+    let app = TestApp::spawn_ready(dir.path()).await;
 
-    let res = client.get(server.url("/data")).send().await.unwrap();
+    let res = app.get("/data", &[]).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/octet-stream");
     let etag = res.headers()["etag"].clone();
@@ -76,20 +120,17 @@ async fn serves_files_with_head_range_and_validators() {
     assert!(etag.to_str().unwrap().starts_with("W/\""), "{etag:?}");
     assert_eq!(res.text().await.unwrap(), "123\n4567\n");
 
-    let html = client.get(server.url("/page.html")).send().await.unwrap();
+    let html = app.get("/page.html", &[]).await;
     assert_eq!(html.headers()["content-type"], "text/html");
 
-    let head = client.head(server.url("/data")).send().await.unwrap();
+    let head = app.head("/data").await;
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], "9");
     assert_eq!(head.headers()["etag"], etag);
 
-    let part = client
-        .get(server.url("/data"))
-        .header("range", "bytes=4-")
-        .send()
-        .await
-        .unwrap();
+    let part = app
+        .get("/data", &[("range", &HeaderValue::from_static("bytes=4-"))])
+        .await;
     assert_eq!(part.status(), 206);
     assert_eq!(
         part.headers()["etag"],
@@ -98,42 +139,19 @@ async fn serves_files_with_head_range_and_validators() {
     );
     assert_eq!(part.text().await.unwrap(), "4567\n");
 
-    let same = client
-        .get(server.url("/data"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let same = app.get("/data", &[("if-none-match", &etag)]).await;
     assert_eq!(same.status(), 304);
-    let since = client
-        .get(server.url("/data"))
-        .header("if-modified-since", &modified)
-        .send()
-        .await
-        .unwrap();
+    let since = app.get("/data", &[("if-modified-since", &modified)]).await;
     assert_eq!(since.status(), 304);
 
     // An append changes the tag.
     std::fs::write(dir.path().join("data"), "123\n4567\n89\n").unwrap();
-    let changed = client
-        .get(server.url("/data"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let changed = app.get("/data", &[("if-none-match", &etag)]).await;
     assert_eq!(changed.status(), 200);
     assert_ne!(changed.headers()["etag"], etag);
 
-    assert_eq!(
-        client
-            .get(server.url("/nope"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
-    server.stop().await.unwrap();
+    assert_eq!(app.get("/nope", &[]).await.status(), 404);
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -142,10 +160,9 @@ async fn lists_the_directory_at_root_escaped() {
     std::fs::write(dir.path().join("data"), "1\n").unwrap();
     std::fs::write(dir.path().join("<script>x"), "").unwrap();
     std::fs::create_dir(dir.path().join("sub")).unwrap();
-    let server = start(config(dir.path())).await;
-    let client = reqwest::Client::new();
+    let app = TestApp::spawn(config(dir.path())).await;
 
-    let res = client.get(server.url("/")).send().await.unwrap();
+    let res = app.get("/", &[]).await;
     assert_eq!(res.status(), 200);
     assert!(
         res.headers()["content-type"]
@@ -158,11 +175,11 @@ async fn lists_the_directory_at_root_escaped() {
     assert!(page.contains(r#"<a href="data">data</a>"#), "{page}");
     assert!(page.contains(r#"<a href="sub/">sub/</a>"#), "{page}");
     assert!(
-        page.contains(r#"<a href="%3Cscript%3Ex">&lt;script&gt;x</a>"#),
+        page.contains(r#"<a href="%3Cscript%3Ex">&#60;script&#62;x</a>"#),
         "{page}"
     );
     assert!(!page.contains("<script>"), "{page}");
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -172,7 +189,7 @@ async fn traversal_attempts_fail() {
     std::fs::create_dir_all(served.join("sub")).unwrap();
     std::fs::write(served.join("data"), "1\n").unwrap();
     std::fs::write(root.path().join("secret"), "TOP-SECRET").unwrap();
-    let server = start(config(&served)).await;
+    let app = TestApp::spawn(config(&served)).await;
 
     for target in [
         "/../secret",
@@ -185,40 +202,29 @@ async fn traversal_attempts_fail() {
         "//etc/passwd",
         "/%2fetc%2fpasswd",
     ] {
-        let (status, answer) = raw_get(server.addr, target).await;
+        let (status, answer) = app.raw_get(target).await;
         assert!(status >= 400, "{target} answered {status}");
         assert!(!answer.contains("TOP-SECRET"), "{target} leaked the file");
         assert!(!answer.contains("root:"), "{target} leaked /etc/passwd");
     }
     // The served file is still reachable, so the refusals are not blanket.
-    let (status, _) = raw_get(server.addr, "/data").await;
+    let (status, _) = app.raw_get("/data").await;
     assert_eq!(status, 200);
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn ready_once_the_directory_exists() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("in");
-    let server = start(config(&dir)).await;
-    let client = reqwest::Client::new();
+    let app = TestApp::spawn(config(&dir)).await;
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let res = client.get(server.url("/readyz")).send().await.unwrap();
-    assert_eq!(res.status(), 503, "ready without its directory");
-    assert_eq!(
-        client
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.readyz().await, 503, "ready without its directory");
 
     std::fs::create_dir(&dir).unwrap();
-    until_ok(&client, &server.url("/readyz")).await;
-    server.stop().await.unwrap();
+    app.wait_ready().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -230,7 +236,6 @@ async fn source_url_mirrors_a_generator_and_keeps_the_last_copy() {
         interval: Duration::from_millis(20),
         max_bytes: 1 << 20,
     };
-    service_kit::telemetry::init(service_kit::LogFormat::Text);
     let gen_server =
         TestServer::start(|listener, shutdown| generator::run(listener, gen_config, shutdown))
             .await;
@@ -238,19 +243,11 @@ async fn source_url_mirrors_a_generator_and_keeps_the_last_copy() {
     let copy_dir = tempfile::tempdir().unwrap();
     let mut echo_config = config(&copy_dir.path().join("in"));
     echo_config.source_url = Some(gen_server.url("/data").parse().unwrap());
-    let server = start(echo_config).await;
-    let client = reqwest::Client::new();
-    until_ok(&client, &server.url("/readyz")).await;
+    let app = TestApp::spawn(echo_config).await;
+    app.wait_ready().await;
 
     let count = || async {
-        let text = client
-            .get(server.url("/data"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = app.text("/data").await;
         for line in text.lines() {
             assert!(line.parse::<u16>().unwrap() <= 32767, "{line}");
         }
@@ -271,28 +268,13 @@ async fn source_url_mirrors_a_generator_and_keeps_the_last_copy() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     let last = count().await;
     assert!(last >= first + 3);
-    assert_eq!(
-        client
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(app.readyz().await, 200);
+    let metrics = app.text("/metrics").await;
     assert!(
         metrics.contains("echo_source_fetches_total{outcome=\"failed\"}"),
         "{metrics}"
     );
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]

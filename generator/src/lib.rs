@@ -79,8 +79,9 @@ pub struct Config {
     pub max_bytes: u64,
 }
 
-/// Start-up failures. (The generator has no request-time errors of its own:
-/// `GET /data` is tower-http's ServeFile.)
+/// Why the generator could not start, or stopped serving. It has no
+/// request error type: its one route, `GET /data`, is tower-http's
+/// ServeFile, and a failed append is logged and counted, not returned.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot create the data directory {path}: {source}")]
@@ -106,16 +107,16 @@ struct Outcome {
 
 /// What one append did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Appended {
+enum Appended {
     /// The line was written.
-    Written(u16),
+    Written,
     /// The file is at its cap; nothing was written.
     Capped,
 }
 
 /// The data file, open for appending. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct DataFile {
+struct DataFile {
     path: PathBuf,
     file: Arc<File>,
     max_bytes: u64,
@@ -124,7 +125,7 @@ pub struct DataFile {
 impl DataFile {
     /// Create `dir` and `dir/data` if missing and open the file with
     /// `O_APPEND`; an existing file is continued, never truncated.
-    pub fn open(dir: &Path, max_bytes: u64) -> Result<Self, Error> {
+    fn open(dir: &Path, max_bytes: u64) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
             path: dir.to_owned(),
             source,
@@ -145,7 +146,7 @@ impl DataFile {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    fn path(&self) -> &Path {
         &self.path
     }
 
@@ -157,7 +158,7 @@ impl DataFile {
     /// generators racing at the cap can each add one line after the other's
     /// check; with one writer (every coupling but the shared PVC scaled up)
     /// the cap is exact.
-    pub fn append(&self, number: u16) -> std::io::Result<Appended> {
+    fn append(&self, number: u16) -> std::io::Result<Appended> {
         let line = format!("{number}\n");
         let len = self.file.metadata()?.len();
         if len + line.len() as u64 > self.max_bytes {
@@ -174,12 +175,12 @@ impl DataFile {
                 format!("short write: {written} of {} bytes", line.len()),
             ));
         }
-        Ok(Appended::Written(number))
+        Ok(Appended::Written)
     }
 }
 
 /// One random number in the range of the shell's `$RANDOM`.
-pub fn random_number() -> u16 {
+fn random_number() -> u16 {
     fastrand::u16(0..=32767)
 }
 
@@ -228,16 +229,12 @@ impl AppState {
         })
     }
 
-    pub fn data_path(&self) -> &Path {
-        self.data.path()
-    }
-
     /// One tick: append a number, update readiness and metrics.
     fn tick(&self, warned_at_cap: &mut bool) {
         // A tiny append to a local file: done inline on the runtime thread,
         // which is cheaper than a hop to the blocking pool every 2 s.
         let outcome = match self.data.append(random_number()) {
-            Ok(Appended::Written(_)) => {
+            Ok(Appended::Written) => {
                 self.kit.readiness.set(true);
                 "written"
             }
@@ -269,7 +266,7 @@ impl AppState {
 
 /// The generator's routes: `GET /data` (the adapter for the loose
 /// coupling), wrapped in the standard middleware.
-pub fn app(state: &AppState) -> Router {
+pub fn app(state: AppState) -> Router {
     let routes = Router::new().route("/data", get_service(ServeFile::new(state.data.path())));
     state.kit.wrap(routes)
 }
@@ -306,14 +303,8 @@ pub async fn run(
         let _ = stop_tx.send(true);
         let _ = ticker.await;
     };
-    state
-        .kit
-        .serve(
-            listener,
-            app(&state),
-            config.service.shutdown_grace,
-            shutdown,
-        )
+    let (kit, grace) = (state.kit.clone(), config.service.shutdown_grace);
+    kit.serve(listener, app(state), grace, shutdown)
         .await
         .map_err(Error::Serve)
 }

@@ -3,12 +3,64 @@
 
 #![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use generator::{Config, DATA_FILE, Error};
 use service_kit::ServiceArgs;
 use service_kit::test_server::TestServer;
+
+/// One generator on 127.0.0.1:0 writing into a test's directory, and the
+/// requests the tests make to it.
+struct TestApp {
+    server: TestServer<Error>,
+    file: PathBuf,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    async fn spawn(data_dir: &Path, interval_ms: u64, max_bytes: u64) -> Self {
+        let config = config(data_dir, interval_ms, max_bytes);
+        let server =
+            TestServer::start(|listener, shutdown| generator::run(listener, config, shutdown))
+                .await;
+        Self {
+            server,
+            file: data_dir.join(DATA_FILE),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// `GET path` with extra headers.
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut request = self.client.get(self.server.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn head_data(&self) -> reqwest::Response {
+        self.client
+            .head(self.server.url("/data"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn text(&self, path: &str) -> String {
+        self.get(path, &[]).await.text().await.unwrap()
+    }
+
+    /// The data file as it is on disk (empty before the first append).
+    fn on_disk(&self) -> String {
+        std::fs::read_to_string(&self.file).unwrap_or_default()
+    }
+
+    async fn stop(self) {
+        self.server.stop().await.unwrap();
+    }
+}
 
 fn config(dir: &Path, interval_ms: u64, max_bytes: u64) -> Config {
     Config {
@@ -17,11 +69,6 @@ fn config(dir: &Path, interval_ms: u64, max_bytes: u64) -> Config {
         interval: Duration::from_millis(interval_ms),
         max_bytes,
     }
-}
-
-async fn start(config: Config) -> TestServer<Error> {
-    service_kit::telemetry::init(service_kit::LogFormat::Text);
-    TestServer::start(|listener, shutdown| generator::run(listener, config, shutdown)).await
 }
 
 /// Every line is a number in 0..=32767 and the text ends with a newline.
@@ -64,105 +111,56 @@ where
 async fn numbers_grow_in_the_file_and_at_get_data() {
     let dir = tempfile::tempdir().unwrap();
     // A directory that does not exist yet: the generator creates it.
-    let data_dir = dir.path().join("out");
-    let server = start(config(&data_dir, 20, 1 << 20)).await;
-    let client = reqwest::Client::new();
+    let app = TestApp::spawn(&dir.path().join("out"), 20, 1 << 20).await;
 
-    let first = wait_for(3, || async {
-        client
-            .get(server.url("/data"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    })
-    .await;
-    let later = wait_for(first.len() + 3, || async {
-        client
-            .get(server.url("/data"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    })
-    .await;
+    let first = wait_for(3, || app.text("/data")).await;
+    let later = wait_for(first.len() + 3, || app.text("/data")).await;
     assert_eq!(later[..first.len()], first[..], "earlier numbers changed");
-    let on_disk = std::fs::read_to_string(data_dir.join(DATA_FILE)).unwrap();
-    assert!(numbers(&on_disk).len() >= later.len());
+    assert!(numbers(&app.on_disk()).len() >= later.len());
 
     // The adapter is a real file server: HEAD, Range, Last-Modified.
-    let head = client.head(server.url("/data")).send().await.unwrap();
+    let head = app.head_data().await;
     assert_eq!(head.status(), 200);
     assert!(head.headers().contains_key("last-modified"));
-    let part = client
-        .get(server.url("/data"))
-        .header("range", "bytes=0-1")
-        .send()
-        .await
-        .unwrap();
+    let part = app.get("/data", &[("range", "bytes=0-1")]).await;
     assert_eq!(part.status(), 206);
     assert_eq!(part.bytes().await.unwrap().len(), 2);
 
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.text("/metrics").await;
     assert!(
         metrics.contains("generator_numbers_total{outcome=\"written\"}"),
         "{metrics}"
     );
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_restart_keeps_the_earlier_data() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(DATA_FILE);
-    let read = || async { std::fs::read_to_string(&file).unwrap_or_default() };
 
-    let server = start(config(dir.path(), 10, 1 << 20)).await;
-    let before = wait_for(3, read).await;
-    server.stop().await.unwrap();
-    let before = numbers(&std::fs::read_to_string(&file).unwrap())
-        .len()
-        .max(before.len());
-    let kept = std::fs::read_to_string(&file).unwrap();
+    let app = TestApp::spawn(dir.path(), 10, 1 << 20).await;
+    wait_for(3, || async { app.on_disk() }).await;
+    app.stop().await;
+    let kept = std::fs::read_to_string(dir.path().join(DATA_FILE)).unwrap();
+    let before = numbers(&kept).len();
 
-    let server = start(config(dir.path(), 10, 1 << 20)).await;
-    let after = wait_for(before + 3, read).await;
-    server.stop().await.unwrap();
-    let text = std::fs::read_to_string(&file).unwrap();
+    let app = TestApp::spawn(dir.path(), 10, 1 << 20).await;
+    wait_for(before + 3, || async { app.on_disk() }).await;
+    let text = app.on_disk();
+    app.stop().await;
     assert!(text.starts_with(&kept), "the restart rewrote the file");
-    assert!(after.len() > before);
 }
 
 #[tokio::test]
 async fn the_size_cap_holds_and_the_service_stays_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join(DATA_FILE);
     let cap = 40;
-    let server = start(config(dir.path(), 2, cap)).await;
-    let client = reqwest::Client::new();
+    let app = TestApp::spawn(dir.path(), 2, cap).await;
 
     // Wait until the generator reports skipped numbers.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let metrics = client
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.text("/metrics").await;
         if metrics.contains("generator_numbers_total{outcome=\"capped\"}") {
             break;
         }
@@ -173,7 +171,7 @@ async fn the_size_cap_holds_and_the_service_stays_ready() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let text = std::fs::read_to_string(&file).unwrap();
+    let text = app.on_disk();
     assert!(text.len() as u64 <= cap, "{} bytes > cap {cap}", text.len());
     // Only whole lines: the next line did not fit, so the file is within one
     // longest line (6 bytes) of the cap.
@@ -183,9 +181,8 @@ async fn the_size_cap_holds_and_the_service_stays_ready() {
         text.len()
     );
     numbers(&text);
-    let ready = client.get(server.url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), 200);
-    server.stop().await.unwrap();
+    assert_eq!(app.get("/readyz", &[]).await.status(), 200);
+    app.stop().await;
 }
 
 #[tokio::test]

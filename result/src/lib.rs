@@ -86,7 +86,8 @@ impl Config {
     }
 }
 
-/// What stops the service (start-up errors only).
+/// Why the service could not start, or stopped serving. The one request
+/// error is a page that did not render (`PageError`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -156,11 +157,16 @@ struct Page<'a> {
     pod: &'a str,
 }
 
-#[derive(Debug, Clone, Default)]
-struct ResultMetrics {
-    queries: Counter,
-    query_errors: Counter,
-    viewers: Gauge,
+voting_contract::service_metrics! {
+    /// The result service's own metrics, beside the HTTP ones.
+    struct ResultMetrics {
+        /// Tally queries run (one per tick, shared by all viewers)
+        queries: Counter = "result_tally_queries",
+        /// Tally queries that failed
+        query_errors: Counter = "result_tally_query_errors",
+        /// Open live-update (server-sent event) streams
+        viewers: Gauge = "result_viewers",
+    }
 }
 
 /// Shared state of one result instance.
@@ -171,6 +177,34 @@ pub struct AppState {
     options: std::sync::Arc<(String, String)>,
     stop: CancellationToken,
     metrics: ResultMetrics,
+}
+
+impl AppState {
+    /// State that shows what `tally` publishes and ends the event streams
+    /// when `stop` is cancelled; not ready until the first query succeeds.
+    pub fn new(config: &Config, tally: watch::Receiver<Tally>, stop: CancellationToken) -> Self {
+        let metrics = ResultMetrics::default();
+        Self {
+            kit: Kit::new(false, |registry| metrics.register(registry)),
+            tally,
+            options: std::sync::Arc::new((config.option_a.clone(), config.option_b.clone())),
+            stop,
+            metrics,
+        }
+    }
+}
+
+/// Why a page could not be rendered (the one request error; logged in the
+/// request's span, answered with a plain 500).
+#[derive(Debug, thiserror::Error)]
+#[error("template failed: {0}")]
+struct PageError(#[from] askama::Error);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self, "page not rendered");
+        (StatusCode::INTERNAL_SERVER_ERROR, "page unavailable\n").into_response()
+    }
 }
 
 /// The routes, wrapped in the standard middleware.
@@ -192,42 +226,17 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let pool = config.pg.lazy_pool()?;
-    let metrics = ResultMetrics::default();
-    let kit = Kit::new(false, |registry| {
-        registry.register(
-            "result_tally_queries",
-            "Tally queries run (one per tick, shared by all viewers)",
-            metrics.queries.clone(),
-        );
-        registry.register(
-            "result_tally_query_errors",
-            "Tally queries that failed",
-            metrics.query_errors.clone(),
-        );
-        registry.register(
-            "result_viewers",
-            "Open live-update (server-sent event) streams",
-            metrics.viewers.clone(),
-        );
-    });
     tracing::info!(postgres = %config.pg.display(), "result starting");
     let (publish, tally) = watch::channel(Tally::new(0, 0));
     let stop = CancellationToken::new();
+    let state = AppState::new(&config, tally, stop.clone());
     let tallier = tokio::spawn(tally_loop(
         pool,
         publish,
         config.refresh_interval,
-        kit.clone(),
-        metrics.clone(),
-        stop.clone(),
+        state.clone(),
     ));
-    let state = AppState {
-        kit: kit.clone(),
-        tally,
-        options: std::sync::Arc::new((config.option_a.clone(), config.option_b.clone())),
-        stop: stop.clone(),
-        metrics,
-    };
+    let kit = state.kit.clone();
     let served = kit
         .serve(listener, app(state), config.service.shutdown_grace, {
             let stop = stop.clone();
@@ -243,14 +252,10 @@ pub async fn run(
 }
 
 /// Query the tally every `every` and publish it when it changed.
-async fn tally_loop(
-    pool: PgPool,
-    publish: watch::Sender<Tally>,
-    every: Duration,
-    kit: Kit,
-    metrics: ResultMetrics,
-    stop: CancellationToken,
-) {
+async fn tally_loop(pool: PgPool, publish: watch::Sender<Tally>, every: Duration, state: AppState) {
+    let AppState {
+        kit, metrics, stop, ..
+    } = state;
     let mut ticks = tokio::time::interval(every);
     // A slow query delays the next tick instead of causing a burst after it.
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -315,7 +320,7 @@ async fn query_tally(pool: &PgPool) -> Result<Tally, sqlx::Error> {
     Ok(Tally::new(count("a"), count("b")))
 }
 
-async fn page(State(state): State<AppState>) -> Response {
+async fn page(State(state): State<AppState>) -> Result<Html<String>, PageError> {
     let tally = state.tally.borrow().clone();
     let page = Page {
         option_a: &state.options.0,
@@ -323,13 +328,7 @@ async fn page(State(state): State<AppState>) -> Response {
         tally: &tally,
         pod: service_kit::net::instance_name(),
     };
-    match page.render() {
-        Ok(body) => Html(body).into_response(),
-        Err(err) => {
-            tracing::error!(%err, "template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "page unavailable\n").into_response()
-        }
-    }
+    Ok(Html(page.render()?))
 }
 
 async fn script() -> Response {

@@ -35,12 +35,7 @@ async fn votes_in_the_tally_out_and_revoting_changes_not_adds() {
     assert_eq!(tally["total"], 4);
 
     // The page is rendered with the same numbers.
-    let page = reqwest::get(app.result.url("/"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.result_page().await;
     assert!(
         page.contains(r#"<div class="percent" id="percent-a">50%</div>"#),
         "{page}"
@@ -52,7 +47,7 @@ async fn votes_in_the_tally_out_and_revoting_changes_not_adds() {
 #[tokio::test]
 async fn the_event_stream_pushes_each_change() {
     let app = VotingApp::start().await;
-    let response = reqwest::get(app.result.url("/events")).await.unwrap();
+    let response = app.events().await;
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let mut body = response.bytes_stream();
     let mut seen = String::new();
@@ -88,27 +83,14 @@ async fn the_event_stream_pushes_each_change() {
 #[tokio::test]
 async fn one_query_per_tick_however_many_viewers() {
     let app = VotingApp::start().await;
-    let metrics = async || -> u64 {
-        let text = reqwest::get(app.result.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix("result_tally_queries_total "))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
     let mut streams = Vec::new();
     for _ in 0..20 {
-        streams.push(reqwest::get(app.result.url("/events")).await.unwrap());
+        streams.push(app.events().await);
     }
-    let before = metrics().await;
+    assert_eq!(app.result_metric("result_viewers").await, 20);
+    let before = app.result_metric("result_tally_queries_total").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let ran = metrics().await - before;
+    let ran = app.result_metric("result_tally_queries_total").await - before;
     // Ticks every 200 ms: about 10 in 2 s, with 20 viewers and no more.
     assert!(
         (5..=13).contains(&ran),

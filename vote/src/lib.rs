@@ -101,8 +101,8 @@ impl Config {
     }
 }
 
-/// What can stop the service. Start-up errors end the process; request
-/// errors ([`VoteError`]) become responses.
+/// Why the service could not start, or stopped serving. Errors while
+/// handling a vote are [`VoteError`]s: they become responses.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("REDIS_HOST/REDIS_PORT do not make a valid Redis URL: {0}")]
@@ -126,6 +126,7 @@ enum VoteError {
 #[derive(Clone)]
 pub struct AppState {
     kit: Kit,
+    max_body_bytes: usize,
     page: Arc<page::PageInfo>,
     votes_list: String,
     // Set by the keeper task once connected; the manager reconnects by
@@ -143,11 +144,16 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-struct VoteMetrics {
-    accepted: Counter,
-    rejected: Counter,
-    failed: Counter,
+voting_contract::service_metrics! {
+    /// The vote service's own metrics, beside the HTTP ones.
+    struct VoteMetrics {
+        /// Votes pushed to Redis
+        accepted: Counter = "vote_votes_accepted",
+        /// Vote requests whose value was not a or b (400)
+        rejected: Counter = "vote_votes_rejected",
+        /// Votes not recorded because Redis could not be reached (503)
+        failed: Counter = "vote_votes_failed",
+    }
 }
 
 impl AppState {
@@ -155,25 +161,9 @@ impl AppState {
     /// connects).
     pub fn new(config: &Config) -> Self {
         let metrics = VoteMetrics::default();
-        let kit = Kit::new(false, |registry| {
-            registry.register(
-                "vote_votes_accepted",
-                "Votes pushed to Redis",
-                metrics.accepted.clone(),
-            );
-            registry.register(
-                "vote_votes_rejected",
-                "Vote requests whose value was not a or b (400)",
-                metrics.rejected.clone(),
-            );
-            registry.register(
-                "vote_votes_failed",
-                "Votes not recorded because Redis could not be reached (503)",
-                metrics.failed.clone(),
-            );
-        });
         Self {
-            kit,
+            kit: Kit::new(false, |registry| metrics.register(registry)),
+            max_body_bytes: config.service.max_body_bytes,
             page: Arc::new(page::PageInfo {
                 option_a: config.option_a.clone(),
                 option_b: config.option_b.clone(),
@@ -201,7 +191,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(show).post(cast))
-        .layer(DefaultBodyLimit::max(4 * 1024))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state.clone());
     state.kit.wrap(routes)
 }

@@ -4,61 +4,68 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
-
-use redis::AsyncCommands;
 use service_kit::test_server::TestServer;
 use vote::Config;
-use voting_contract::testing::{self, Proxy};
+use voting_contract::testing::{self, Proxy, TestList};
 
-type Server = TestServer<vote::Error>;
-
-async fn start(config: Config) -> Server {
-    TestServer::start(move |listener, shutdown| vote::run(listener, config, shutdown)).await
+/// One vote service on 127.0.0.1:0 with its own Redis list, and the
+/// requests the tests make to it.
+struct TestApp {
+    server: TestServer<vote::Error>,
+    list: TestList,
 }
 
-async fn status(server: &Server, path: &str) -> u16 {
-    reqwest::get(server.url(path))
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-async fn wait_status(server: &Server, path: &str, want: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while status(server, path).await != want {
-        assert!(Instant::now() < deadline, "{path} never answered {want}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A test's own list, deleted at the end of the test.
-struct List(String);
-
-impl List {
-    fn new() -> Self {
-        Self(testing::unique_name("votes_test"))
+impl TestApp {
+    /// The test settings, changed by `configure` (Redis address, options).
+    async fn spawn(configure: impl FnOnce(&mut Config)) -> Self {
+        let list = TestList::new();
+        let mut config = Config::for_tests(&list.name);
+        configure(&mut config);
+        let server =
+            TestServer::start(move |listener, shutdown| vote::run(listener, config, shutdown))
+                .await;
+        Self { server, list }
     }
 
-    async fn entries(&self) -> Vec<String> {
-        testing::redis().await.lrange(&self.0, 0, -1).await.unwrap()
+    /// Spawned and connected to Redis.
+    async fn spawn_ready() -> Self {
+        let app = Self::spawn(|_| {}).await;
+        app.wait_ready(200).await;
+        app
     }
 
-    async fn delete(self) {
-        let _: i64 = testing::redis().await.del(&self.0).await.unwrap();
+    async fn wait_ready(&self, want: u16) {
+        testing::wait_status(&self.server.url("/readyz"), want).await;
     }
-}
 
-async fn post_vote(server: &Server, body: &str, cookie: Option<&str>) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(server.url("/"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_owned());
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
+    async fn readyz(&self) -> u16 {
+        testing::status(&self.server.url("/readyz")).await
     }
-    request.send().await.unwrap()
+
+    async fn get_page(&self) -> reqwest::Response {
+        reqwest::get(self.server.url("/")).await.unwrap()
+    }
+
+    /// `POST /` with a form body, as a returning voter when `cookie` is set.
+    async fn post_vote(&self, body: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = reqwest::Client::new()
+            .post(self.server.url("/"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn metric(&self, name: &str) -> u64 {
+        testing::metric(&testing::text(&self.server.url("/metrics")).await, name)
+    }
+
+    async fn stop(self) {
+        self.server.stop().await.unwrap();
+        self.list.delete().await;
+    }
 }
 
 fn set_voter_id(response: &reqwest::Response) -> String {
@@ -77,9 +84,8 @@ fn set_voter_id(response: &reqwest::Response) -> String {
 
 #[tokio::test]
 async fn the_page_shows_both_options_and_the_instance() {
-    let list = List::new();
-    let server = start(Config::for_tests(&list.0)).await;
-    let response = reqwest::get(server.url("/")).await.unwrap();
+    let app = TestApp::spawn(|_| {}).await;
+    let response = app.get_page().await;
     assert_eq!(response.status(), 200);
     let id = set_voter_id(&response);
     assert_eq!(id.len(), 16, "{id}");
@@ -91,18 +97,17 @@ async fn the_page_shows_both_options_and_the_instance() {
         "{page}"
     );
     assert!(!page.contains("You voted for"));
-    server.stop().await.unwrap();
-    list.delete().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_vote_is_pushed_in_the_originals_format_and_shown() {
-    let list = List::new();
-    let server = start(Config::for_tests(&list.0)).await;
-    wait_status(&server, "/readyz", 200).await;
+    let app = TestApp::spawn_ready().await;
 
     // A returning voter keeps their id.
-    let response = post_vote(&server, "vote=a", Some("voter_id=4f2a9c1e0b7d3a65")).await;
+    let response = app
+        .post_vote("vote=a", Some("voter_id=4f2a9c1e0b7d3a65"))
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(set_voter_id(&response), "4f2a9c1e0b7d3a65");
     let page = response.text().await.unwrap();
@@ -113,34 +118,25 @@ async fn a_vote_is_pushed_in_the_originals_format_and_shown() {
     assert!(page.contains(r#"value="a" aria-pressed="true""#), "{page}");
 
     // A new voter gets one, and the vote carries it.
-    let response = post_vote(&server, "vote=b", None).await;
+    let response = app.post_vote("vote=b", None).await;
     assert_eq!(response.status(), 200);
     let id = set_voter_id(&response);
 
     assert_eq!(
-        list.entries().await,
+        app.list.entries().await,
         [
             r#"{"voter_id":"4f2a9c1e0b7d3a65","vote":"a"}"#.to_owned(),
             format!(r#"{{"voter_id":"{id}","vote":"b"}}"#),
         ]
     );
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(metrics.contains("vote_votes_accepted_total 2"), "{metrics}");
-    server.stop().await.unwrap();
-    list.delete().await;
+    assert_eq!(app.metric("vote_votes_accepted_total").await, 2);
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn anything_but_a_or_b_is_a_400_and_pushes_nothing() {
-    let list = List::new();
-    let server = start(Config::for_tests(&list.0)).await;
-    wait_status(&server, "/readyz", 200).await;
-    for body in [
+    let app = TestApp::spawn_ready().await;
+    let bodies = [
         "vote=c",
         "vote=",
         "",
@@ -148,62 +144,64 @@ async fn anything_but_a_or_b_is_a_400_and_pushes_nothing() {
         "vote=a&vote=b",
         "choice=a",
         "vote=a%00",
-    ] {
-        let response = post_vote(&server, body, None).await;
+    ];
+    for body in bodies {
+        let response = app.post_vote(body, None).await;
         assert_eq!(response.status(), 400, "{body:?}");
     }
-    assert!(list.entries().await.is_empty());
-    server.stop().await.unwrap();
-    list.delete().await;
+    assert!(app.list.entries().await.is_empty());
+    assert_eq!(
+        app.metric("vote_votes_rejected_total").await,
+        bodies.len() as u64
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_over_max_body_bytes_is_refused() {
+    let app = TestApp::spawn(|config| config.service.max_body_bytes = 64).await;
+    app.wait_ready(200).await;
+    let response = app
+        .post_vote(&format!("vote=a&{}", "x".repeat(64)), None)
+        .await;
+    assert_eq!(response.status(), 413);
+    assert!(app.list.entries().await.is_empty());
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn option_names_are_escaped() {
-    let list = List::new();
-    let mut config = Config::for_tests(&list.0);
-    config.option_a = "<script>alert(1)</script>".into();
-    let server = start(config).await;
-    let page = reqwest::get(server.url("/"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let app = TestApp::spawn(|config| config.option_a = "<script>alert(1)</script>".into()).await;
+    let page = app.get_page().await.text().await.unwrap();
     assert!(!page.contains("<script>alert"), "{page}");
-    assert!(
-        page.contains("&#60;script&#62;") || page.contains("&lt;script&gt;"),
-        "{page}"
-    );
-    server.stop().await.unwrap();
+    assert!(page.contains("&#60;script&#62;alert(1)"), "{page}");
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn with_redis_gone_a_vote_gets_503_and_readiness_follows_redis() {
-    let list = List::new();
     let proxy = Proxy::start("127.0.0.1:6379".into()).await;
-    let mut config = Config::for_tests(&list.0);
-    config.redis.redis_port = proxy.addr.port();
-    let server = start(config).await;
-    wait_status(&server, "/readyz", 200).await;
-    assert_eq!(post_vote(&server, "vote=a", None).await.status(), 200);
+    let app = TestApp::spawn(|config| config.redis.redis_port = proxy.addr.port()).await;
+    app.wait_ready(200).await;
+    assert_eq!(app.post_vote("vote=a", None).await.status(), 200);
 
     proxy.set_down().await;
-    let response = post_vote(&server, "vote=b", None).await;
+    let response = app.post_vote("vote=b", None).await;
     assert_eq!(response.status(), 503);
     let page = response.text().await.unwrap();
     assert!(page.contains("was <strong>not</strong> recorded"), "{page}");
-    assert_eq!(status(&server, "/readyz").await, 503);
+    assert_eq!(app.readyz().await, 503);
+    assert_eq!(app.metric("vote_votes_failed_total").await, 1);
     // The page itself needs no Redis.
-    assert_eq!(status(&server, "/").await, 200);
+    assert_eq!(app.get_page().await.status(), 200);
 
     proxy.set_up();
-    wait_status(&server, "/readyz", 200).await;
-    assert_eq!(post_vote(&server, "vote=b", None).await.status(), 200);
-    let entries = list.entries().await;
+    app.wait_ready(200).await;
+    assert_eq!(app.post_vote("vote=b", None).await.status(), 200);
+    let entries = app.list.entries().await;
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert!(entries[1].ends_with(r#""vote":"b"}"#));
-    server.stop().await.unwrap();
-    list.delete().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -214,11 +212,9 @@ async fn an_unreachable_redis_at_start_is_not_ready_but_serves() {
         .local_addr()
         .unwrap()
         .port();
-    let mut config = Config::for_tests("votes_unreachable");
-    config.redis.redis_port = port;
-    let server = start(config).await;
-    assert_eq!(status(&server, "/healthz").await, 200);
-    assert_eq!(status(&server, "/readyz").await, 503);
-    assert_eq!(post_vote(&server, "vote=a", None).await.status(), 503);
-    server.stop().await.unwrap();
+    let app = TestApp::spawn(|config| config.redis.redis_port = port).await;
+    assert_eq!(app.readyz().await, 503);
+    assert_eq!(app.get_page().await.status(), 200);
+    assert_eq!(app.post_vote("vote=a", None).await.status(), 503);
+    app.stop().await;
 }

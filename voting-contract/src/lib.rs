@@ -15,8 +15,10 @@
 //!
 //! How to reach both stores is configured the same way in every service
 //! ([`RedisArgs`], [`PgArgs`]), defaulting to the Service names the classic
-//! manifests use: `redis` and `db`.
+//! manifests use: `redis` and `db`. Each service's own metrics are declared
+//! with [`service_metrics!`] (see [`metrics`]).
 
+pub mod metrics;
 pub mod pg;
 mod redis_args;
 #[cfg(feature = "testing")]
@@ -24,6 +26,10 @@ pub mod testing;
 
 pub use pg::PgArgs;
 pub use redis_args::RedisArgs;
+
+// For `service_metrics!`, so that its users need no path of their own.
+#[doc(hidden)]
+pub use prometheus_client as __prometheus_client;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! Test support for the voting crates (feature `testing`): a uniquely named
-//! PostgreSQL database per test, unique Redis list names, and a TCP proxy
-//! that can cut a dependency off.
+//! PostgreSQL database per test, a Redis list per test, a TCP proxy that can
+//! cut a dependency off, and the few HTTP checks every voting test makes.
 //!
 //! Tests use the Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432, trust
 //! authentication) every development machine runs; `TEST_REDIS_URL` and
@@ -13,6 +13,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use redis::AsyncCommands;
 
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::net::{TcpListener, TcpStream};
@@ -47,6 +50,115 @@ pub async fn redis() -> redis::aio::MultiplexedConnection {
         .unwrap_or_else(|err| panic!("Redis at {url} (TEST_REDIS_URL) is required: {err}"))
 }
 
+/// A test's own votes list (and its `:processing` list): a unique name,
+/// deleted by [`TestList::delete`].
+#[derive(Debug)]
+pub struct TestList {
+    pub name: String,
+}
+
+impl Default for TestList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestList {
+    pub fn new() -> Self {
+        Self {
+            name: unique_name("votes_test"),
+        }
+    }
+
+    /// The worker's processing list for this votes list (its default).
+    pub fn processing(&self) -> String {
+        format!("{}:processing", self.name)
+    }
+
+    /// Append votes in the vote service's format, as (voter id, vote).
+    pub async fn push(&self, votes: &[(&str, &str)]) {
+        push_to(&self.name, votes).await;
+    }
+
+    /// Append raw entries, valid votes or not.
+    pub async fn push_raw(&self, entries: &[String]) {
+        let _: i64 = redis().await.rpush(&self.name, entries).await.unwrap();
+    }
+
+    /// The list's entries, oldest first.
+    pub async fn entries(&self) -> Vec<String> {
+        redis().await.lrange(&self.name, 0, -1).await.unwrap()
+    }
+
+    /// Delete the list and its processing list.
+    pub async fn delete(self) {
+        let _: i64 = redis()
+            .await
+            .del(&[&self.name, &self.processing()])
+            .await
+            .unwrap();
+    }
+}
+
+/// Append votes, as (voter id, vote), to the Redis list `list`.
+pub async fn push_to(list: &str, votes: &[(&str, &str)]) {
+    let entries: Vec<String> = votes
+        .iter()
+        .map(|(voter_id, vote)| {
+            crate::Vote {
+                voter_id: (*voter_id).to_owned(),
+                vote: (*vote).to_owned(),
+            }
+            .to_json()
+        })
+        .collect();
+    if !entries.is_empty() {
+        let _: i64 = redis().await.rpush(list, entries).await.unwrap();
+    }
+}
+
+/// The status `GET url` answers.
+pub async fn status(url: &str) -> u16 {
+    reqwest::get(url)
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"))
+        .status()
+        .as_u16()
+}
+
+/// Wait (10 s at most) until `GET url` answers `want`.
+pub async fn wait_status(url: &str, want: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = reqwest::get(url).await.map(|r| r.status().as_u16());
+        if matches!(got, Ok(status) if status == want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} never answered {want} in 10 s (last: {got:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `GET url`'s body, which must come with a 200.
+pub async fn text(url: &str) -> String {
+    let response = reqwest::get(url)
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+    assert_eq!(response.status(), 200, "GET {url}");
+    response.text().await.unwrap()
+}
+
+/// The value of the unlabelled sample `name` in a Prometheus text page.
+pub fn metric(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+}
+
 /// A fresh, empty PostgreSQL database; dropped with the value.
 #[derive(Debug)]
 pub struct TestPg {
@@ -75,18 +187,13 @@ impl TestPg {
         }
     }
 
-    /// A direct connection, for a test's own queries.
-    pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.unwrap()
-    }
-
-    /// The table as (voter id, vote), sorted by voter id.
-    pub async fn rows(&self) -> Vec<(String, String)> {
-        let mut conn = self.connect().await;
+    /// The table as (voter id, vote), sorted by voter id; an error while
+    /// the table does not exist yet (the worker creates it).
+    pub async fn rows(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
+        let mut conn = PgConnection::connect(&self.url).await?;
         let rows = sqlx::query_as("SELECT id, vote FROM votes ORDER BY id")
             .fetch_all(&mut conn)
-            .await
-            .unwrap();
+            .await;
         let _ = conn.close().await;
         rows
     }

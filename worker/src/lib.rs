@@ -104,8 +104,9 @@ impl Config {
     }
 }
 
-/// What stops the worker: start-up errors only. Failures while working are
-/// retried, never fatal.
+/// Why the worker could not start, or stopped serving its probes. Failures
+/// while working (a `RoundError`) are retried, never fatal; the worker
+/// handles no requests of its own, so it has no request error type.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("REDIS_HOST/REDIS_PORT do not make a valid Redis URL: {0}")]
@@ -125,19 +126,53 @@ enum RoundError {
     Postgres(#[from] sqlx::Error),
 }
 
-#[derive(Debug, Clone, Default)]
-struct WorkerMetrics {
-    processed: Counter,
-    invalid: Counter,
-    batches: Counter,
-    queue_length: Gauge,
-    redis_errors: Counter,
-    postgres_errors: Counter,
+voting_contract::service_metrics! {
+    /// The worker's own metrics, beside the HTTP ones.
+    struct WorkerMetrics {
+        /// Votes written to PostgreSQL (a re-delivered batch counts again)
+        processed: Counter = "worker_votes_processed",
+        /// Entries in the votes list that were not a storable vote, dropped
+        invalid: Counter = "worker_votes_invalid",
+        /// Batches written to PostgreSQL
+        batches: Counter = "worker_batches",
+        /// Votes waiting in the Redis list at the last look
+        queue_length: Gauge = "worker_queue_length",
+        /// Rounds that failed on Redis (retried)
+        redis_errors: Counter = "worker_redis_errors",
+        /// Rounds that failed on PostgreSQL (retried)
+        postgres_errors: Counter = "worker_postgres_errors",
+    }
 }
 
-/// The worker's HTTP side: probes and metrics.
-pub fn app(kit: &Kit) -> Router {
-    kit.wrap(Router::new())
+/// What the worker's HTTP side serves from (probes and metrics), shared
+/// with the work loop that keeps readiness and the metrics up to date.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    kit: Kit,
+    metrics: WorkerMetrics,
+}
+
+impl AppState {
+    /// Not ready until the first round reached Redis and PostgreSQL.
+    pub fn new() -> Self {
+        let metrics = WorkerMetrics::default();
+        Self {
+            kit: Kit::new(false, |registry| metrics.register(registry)),
+            metrics,
+        }
+    }
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The worker's HTTP side: the standard probes and metrics, no routes of
+/// its own.
+pub fn app(state: AppState) -> Router {
+    state.kit.wrap(Router::new())
 }
 
 /// Work and serve probes until `shutdown`, then finish the round in hand
@@ -149,39 +184,7 @@ pub async fn run(
 ) -> Result<(), Error> {
     redis::Client::open(config.redis.url()).map_err(Error::RedisUrl)?;
     let pool = config.pg.lazy_pool()?;
-    let metrics = WorkerMetrics::default();
-    let kit = Kit::new(false, |registry| {
-        registry.register(
-            "worker_votes_processed",
-            "Votes written to PostgreSQL (a re-delivered batch counts again)",
-            metrics.processed.clone(),
-        );
-        registry.register(
-            "worker_votes_invalid",
-            "Entries in the votes list that were not a storable vote, dropped",
-            metrics.invalid.clone(),
-        );
-        registry.register(
-            "worker_batches",
-            "Batches written to PostgreSQL",
-            metrics.batches.clone(),
-        );
-        registry.register(
-            "worker_queue_length",
-            "Votes waiting in the Redis list at the last look",
-            metrics.queue_length.clone(),
-        );
-        registry.register(
-            "worker_redis_errors",
-            "Rounds that failed on Redis (retried)",
-            metrics.redis_errors.clone(),
-        );
-        registry.register(
-            "worker_postgres_errors",
-            "Rounds that failed on PostgreSQL (retried)",
-            metrics.postgres_errors.clone(),
-        );
-    });
+    let state = AppState::new();
     tracing::info!(
         redis = %config.redis.url(),
         postgres = %config.pg.display(),
@@ -197,14 +200,14 @@ pub async fn run(
         block_timeout: config.block_timeout,
         redis_args: config.redis.clone(),
         pool,
-        kit: kit.clone(),
-        metrics,
+        state: state.clone(),
         stop: stop.clone(),
         table_ready: false,
     };
     let working = tokio::spawn(worker.work());
+    let kit = state.kit.clone();
     let served = kit
-        .serve(listener, app(&kit), config.service.shutdown_grace, {
+        .serve(listener, app(state), config.service.shutdown_grace, {
             let stop = stop.clone();
             async move {
                 shutdown.await;
@@ -224,8 +227,7 @@ struct Worker {
     block_timeout: Duration,
     redis_args: RedisArgs,
     pool: PgPool,
-    kit: Kit,
-    metrics: WorkerMetrics,
+    state: AppState,
     stop: CancellationToken,
     table_ready: bool,
 }
@@ -265,20 +267,20 @@ impl Worker {
                     backoff = Duration::from_millis(100);
                     // Idle rounds also prove PostgreSQL is there (see round).
                     if matches!(round, Round::Wrote | Round::Idle) && !self.stop.is_cancelled() {
-                        self.kit.readiness.set(true);
+                        self.state.kit.readiness.set(true);
                     }
                 }
                 Err(err) => {
                     match &err {
                         RoundError::Redis(_) => {
-                            self.metrics.redis_errors.inc();
+                            self.state.metrics.redis_errors.inc();
                         }
                         RoundError::Postgres(_) => {
-                            self.metrics.postgres_errors.inc();
+                            self.state.metrics.postgres_errors.inc();
                             self.table_ready = false;
                         }
                     }
-                    self.kit.readiness.set(false);
+                    self.state.kit.readiness.set(false);
                     let what = err.to_string();
                     if failing.as_deref() != Some(what.as_str()) {
                         tracing::warn!(error = %what, retry_in = ?backoff, "round failed, retrying");
@@ -303,8 +305,8 @@ impl Worker {
             self.write(&pending).await?;
             // The batch is in PostgreSQL: now, and only now, let it go.
             let _: i64 = redis.del(&self.processing).await?;
-            self.metrics.batches.inc();
-            self.metrics.processed.inc_by(pending.len() as u64);
+            self.state.metrics.batches.inc();
+            self.state.metrics.processed.inc_by(pending.len() as u64);
             return Ok(Round::Wrote);
         }
 
@@ -338,7 +340,7 @@ impl Worker {
             more.query_async::<()>(redis).await?;
         }
         let waiting: i64 = redis.llen(&self.votes).await?;
-        self.metrics.queue_length.set(waiting);
+        self.state.metrics.queue_length.set(waiting);
         Ok(if first.is_some() {
             Round::Moved
         } else {
@@ -357,7 +359,7 @@ impl Worker {
         if !self.table_ready {
             self.ensure_table().await?;
         }
-        let (ids, votes) = latest_per_voter(batch, &self.metrics.invalid);
+        let (ids, votes) = latest_per_voter(batch, &self.state.metrics.invalid);
         if ids.is_empty() {
             return Ok(());
         }

@@ -8,27 +8,73 @@ use std::time::{Duration, Instant};
 
 use redis::AsyncCommands;
 use service_kit::test_server::TestServer;
-use voting_contract::testing::{self, Proxy, TestPg};
+use voting_contract::testing::{self, Proxy, TestList, TestPg};
 use worker::Config;
 
-type Server = TestServer<worker::Error>;
-
-async fn start(config: Config) -> Server {
-    TestServer::start(move |listener, shutdown| worker::run(listener, config, shutdown)).await
+/// One worker on 127.0.0.1:0 with its own Redis list and PostgreSQL
+/// database, and what the tests ask of it.
+struct TestApp {
+    server: TestServer<worker::Error>,
+    list: TestList,
+    db: TestPg,
 }
 
-async fn push(list: &str, votes: &[(&str, &str)]) {
-    let mut redis = testing::redis().await;
-    for (voter, vote) in votes {
-        let _: i64 = redis
-            .rpush(list, format!(r#"{{"voter_id":"{voter}","vote":"{vote}"}}"#))
-            .await
-            .unwrap();
+impl TestApp {
+    /// A worker with a fresh list and database, its test settings changed
+    /// by `configure` (proxies, batch size).
+    async fn spawn(configure: impl FnOnce(&mut Config, &TestPg)) -> Self {
+        let (list, db) = (TestList::new(), TestPg::new().await);
+        Self::spawn_with(list, db, configure).await
     }
-}
 
-async fn delete(keys: &[&str]) {
-    let _: i64 = testing::redis().await.del(keys).await.unwrap();
+    /// A worker on a list (and database) the test filled before it starts.
+    async fn spawn_with(
+        list: TestList,
+        db: TestPg,
+        configure: impl FnOnce(&mut Config, &TestPg),
+    ) -> Self {
+        let mut config = Config::for_tests(&list.name, &db.url);
+        configure(&mut config, &db);
+        let server =
+            TestServer::start(move |listener, shutdown| worker::run(listener, config, shutdown))
+                .await;
+        Self { server, list, db }
+    }
+
+    async fn readyz(&self) -> u16 {
+        testing::status(&self.server.url("/readyz")).await
+    }
+
+    async fn metrics(&self) -> String {
+        testing::text(&self.server.url("/metrics")).await
+    }
+
+    /// Wait until the table holds exactly `want` (sorted by voter id).
+    async fn wait_rows(&self, want: &[(String, String)], within: Duration) {
+        let deadline = Instant::now() + within;
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            // The table appears when the worker first reaches the database.
+            if let Ok(rows) = self.db.rows().await {
+                if rows == want {
+                    return;
+                }
+                seen = rows;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the table never became the {} expected rows; last seen {} rows: {:?}",
+            want.len(),
+            seen.len(),
+            seen.iter().take(10).collect::<Vec<_>>()
+        );
+    }
+
+    async fn stop(self) {
+        self.server.stop().await.unwrap();
+        self.list.delete().await;
+    }
 }
 
 fn rows(want: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -40,136 +86,68 @@ fn rows(want: &[(&str, &str)]) -> Vec<(String, String)> {
     rows
 }
 
-/// Wait until the table holds exactly `want`.
-async fn wait_rows(db: &TestPg, want: Vec<(String, String)>, within: Duration) {
-    let deadline = Instant::now() + within;
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        // The table appears when the worker first reaches the database.
-        if let Ok(rows) = tokio::spawn({
-            let url = db.url.clone();
-            async move {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&url).await?;
-                sqlx::query_as::<_, (String, String)>("SELECT id, vote FROM votes ORDER BY id")
-                    .fetch_all(&mut conn)
-                    .await
-            }
-        })
-        .await
-        .unwrap()
-        {
-            if rows == want {
-                return;
-            }
-            seen = rows;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "the table never became the {} expected rows; last seen {} rows: {:?}",
-        want.len(),
-        seen.len(),
-        seen.iter().take(10).collect::<Vec<_>>()
-    );
-}
-
-async fn metrics(server: &Server) -> String {
-    reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
-}
-
-async fn status(server: &Server, path: &str) -> u16 {
-    reqwest::get(server.url(path))
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 #[tokio::test]
 async fn votes_become_one_row_per_voter_and_the_latest_wins() {
-    let db = TestPg::new().await;
-    let list = testing::unique_name("votes_test");
-    push(&list, &[("v1", "a"), ("v2", "b"), ("v1", "b")]).await;
-    let server = start(Config::for_tests(&list, &db.url)).await;
-    wait_rows(
-        &db,
-        rows(&[("v1", "b"), ("v2", "b")]),
-        Duration::from_secs(10),
-    )
-    .await;
+    let list = TestList::new();
+    list.push(&[("v1", "a"), ("v2", "b"), ("v1", "b")]).await;
+    let app = TestApp::spawn_with(list, TestPg::new().await, |_, _| {}).await;
+    app.wait_rows(&rows(&[("v1", "b"), ("v2", "b")]), Duration::from_secs(10))
+        .await;
 
     // Re-voting changes the row, it does not add one.
-    push(&list, &[("v2", "a"), ("v3", "a")]).await;
-    wait_rows(
-        &db,
-        rows(&[("v1", "b"), ("v2", "a"), ("v3", "a")]),
+    app.list.push(&[("v2", "a"), ("v3", "a")]).await;
+    app.wait_rows(
+        &rows(&[("v1", "b"), ("v2", "a"), ("v3", "a")]),
         Duration::from_secs(10),
     )
     .await;
 
-    assert_eq!(status(&server, "/readyz").await, 200);
-    let text = metrics(&server).await;
-    assert_eq!(metric(&text, "worker_votes_processed_total"), 5, "{text}");
-    assert_eq!(metric(&text, "worker_queue_length"), 0, "{text}");
-    server.stop().await.unwrap();
-    delete(&[&list, &format!("{list}:processing")]).await;
+    assert_eq!(app.readyz().await, 200);
+    let text = app.metrics().await;
+    assert_eq!(testing::metric(&text, "worker_votes_processed_total"), 5);
+    assert_eq!(testing::metric(&text, "worker_queue_length"), 0);
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn junk_in_the_list_is_dropped_without_blocking_the_queue() {
-    let db = TestPg::new().await;
-    let list = testing::unique_name("votes_test");
-    let mut redis = testing::redis().await;
-    let long_id = "x".repeat(300);
-    for entry in [
+    let list = TestList::new();
+    list.push_raw(&[
         "not json".to_owned(),
         r#"{"voter_id":"v1","vote":"c"}"#.to_owned(),
-        format!(r#"{{"voter_id":"{long_id}","vote":"a"}}"#),
+        format!(r#"{{"voter_id":"{}","vote":"a"}}"#, "x".repeat(300)),
         r#"{"voter_id":"v2","vote":"a"}"#.to_owned(),
-    ] {
-        let _: i64 = redis.rpush(&list, entry).await.unwrap();
-    }
-    let server = start(Config::for_tests(&list, &db.url)).await;
-    wait_rows(&db, rows(&[("v2", "a")]), Duration::from_secs(10)).await;
-    assert_eq!(
-        metric(&metrics(&server).await, "worker_votes_invalid_total"),
-        3
-    );
-    server.stop().await.unwrap();
-    delete(&[&list]).await;
+    ])
+    .await;
+    let app = TestApp::spawn_with(list, TestPg::new().await, |_, _| {}).await;
+    app.wait_rows(&rows(&[("v2", "a")]), Duration::from_secs(10))
+        .await;
+    let text = app.metrics().await;
+    assert_eq!(testing::metric(&text, "worker_votes_invalid_total"), 3);
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_batch_left_in_the_processing_list_is_written_first() {
     // What a worker killed between BLMOVE and the write leaves behind.
-    let db = TestPg::new().await;
-    let list = testing::unique_name("votes_test");
-    let processing = format!("{list}:processing");
-    push(&processing, &[("v1", "a")]).await;
-    push(&list, &[("v1", "b")]).await;
-    let server = start(Config::for_tests(&list, &db.url)).await;
+    let list = TestList::new();
+    testing::push_to(&list.processing(), &[("v1", "a")]).await;
+    list.push(&[("v1", "b")]).await;
+    let app = TestApp::spawn_with(list, TestPg::new().await, |_, _| {}).await;
     // The older vote first, then the newer one: v1 ends at b.
-    wait_rows(&db, rows(&[("v1", "b")]), Duration::from_secs(10)).await;
-    let len: i64 = testing::redis().await.llen(&processing).await.unwrap();
+    app.wait_rows(&rows(&[("v1", "b")]), Duration::from_secs(10))
+        .await;
+    let len: i64 = testing::redis()
+        .await
+        .llen(app.list.processing())
+        .await
+        .unwrap();
     assert_eq!(len, 0);
-    server.stop().await.unwrap();
-    delete(&[&list]).await;
+    app.stop().await;
 }
 
-/// Push `count` votes from distinct voters, one every `gap`.
+/// Push `count` votes from distinct voters to `list`, one every `gap`;
+/// returns them as the table should end up.
 fn stream_votes(
     list: String,
     prefix: &'static str,
@@ -177,20 +155,11 @@ fn stream_votes(
     gap: Duration,
 ) -> tokio::task::JoinHandle<Vec<(String, String)>> {
     tokio::spawn(async move {
-        let mut redis = testing::redis().await;
         let mut sent = Vec::new();
         for i in 0..count {
-            let (voter, vote) = (
-                format!("{prefix}{i:04}"),
-                if i % 3 == 0 { "a" } else { "b" },
-            );
-            let _: i64 = redis
-                .rpush(
-                    &list,
-                    format!(r#"{{"voter_id":"{voter}","vote":"{vote}"}}"#),
-                )
-                .await
-                .unwrap();
+            let voter = format!("{prefix}{i:04}");
+            let vote = if i % 3 == 0 { "a" } else { "b" };
+            testing::push_to(&list, &[(&voter, vote)]).await;
             sent.push((voter, vote.to_owned()));
             tokio::time::sleep(gap).await;
         }
@@ -201,24 +170,24 @@ fn stream_votes(
 
 #[tokio::test]
 async fn no_vote_is_lost_when_postgres_goes_away_mid_stream() {
-    let db = TestPg::new().await;
     let proxy = Proxy::start("127.0.0.1:5432".into()).await;
-    let list = testing::unique_name("votes_test");
-    let via_proxy = db.url.replace("127.0.0.1:5432", &proxy.addr.to_string());
-    assert_ne!(
-        via_proxy, db.url,
-        "TEST_POSTGRES_URL must be on 127.0.0.1:5432 for this test"
-    );
-    let mut config = Config::for_tests(&list, &via_proxy);
-    config.batch_size = 20; // several batches in flight around the cut
-    let server = start(config).await;
+    let app = TestApp::spawn(|config, db| {
+        let via_proxy = db.url.replace("127.0.0.1:5432", &proxy.addr.to_string());
+        assert_ne!(
+            via_proxy, db.url,
+            "TEST_POSTGRES_URL must be on 127.0.0.1:5432 for this test"
+        );
+        config.pg = voting_contract::PgArgs::for_tests(&via_proxy);
+        config.batch_size = 20; // several batches in flight around the cut
+    })
+    .await;
 
-    let sender = stream_votes(list.clone(), "pg", 300, Duration::from_millis(5));
+    let sender = stream_votes(app.list.name.clone(), "pg", 300, Duration::from_millis(5));
     tokio::time::sleep(Duration::from_millis(500)).await;
     proxy.set_down().await;
     // Down long enough for votes to pile up and for the worker to notice.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while status(&server, "/readyz").await != 503 {
+    while app.readyz().await != 503 {
         assert!(
             Instant::now() < deadline,
             "readiness did not drop with PostgreSQL gone"
@@ -229,39 +198,35 @@ async fn no_vote_is_lost_when_postgres_goes_away_mid_stream() {
     proxy.set_up();
 
     let sent = sender.await.unwrap();
-    wait_rows(&db, sent, Duration::from_secs(20)).await;
-    let text = metrics(&server).await;
-    assert!(metric(&text, "worker_postgres_errors_total") > 0, "{text}");
-    assert!(
-        metric(&text, "worker_votes_processed_total") >= 300,
-        "{text}"
-    );
-    assert_eq!(status(&server, "/readyz").await, 200);
-    server.stop().await.unwrap();
-    delete(&[&list, &format!("{list}:processing")]).await;
+    app.wait_rows(&sent, Duration::from_secs(20)).await;
+    let text = app.metrics().await;
+    assert!(testing::metric(&text, "worker_postgres_errors_total") > 0);
+    assert!(testing::metric(&text, "worker_votes_processed_total") >= 300);
+    // Ready again once a round after the outage went through (the rows
+    // can land a moment before the round that wrote them reports back).
+    testing::wait_status(&app.server.url("/readyz"), 200).await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn no_vote_is_lost_when_redis_goes_away_mid_stream() {
-    let db = TestPg::new().await;
     let proxy = Proxy::start("127.0.0.1:6379".into()).await;
-    let list = testing::unique_name("votes_test");
-    let mut config = Config::for_tests(&list, &db.url);
-    config.redis.redis_port = proxy.addr.port();
-    config.batch_size = 20;
-    let server = start(config).await;
+    let app = TestApp::spawn(|config, _| {
+        config.redis.redis_port = proxy.addr.port();
+        config.batch_size = 20;
+    })
+    .await;
 
     // vote keeps pushing to the real Redis while the worker is cut off.
-    let sender = stream_votes(list.clone(), "rd", 200, Duration::from_millis(5));
+    let sender = stream_votes(app.list.name.clone(), "rd", 200, Duration::from_millis(5));
     tokio::time::sleep(Duration::from_millis(400)).await;
     proxy.set_down().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     proxy.set_up();
 
     let sent = sender.await.unwrap();
-    wait_rows(&db, sent, Duration::from_secs(20)).await;
-    let text = metrics(&server).await;
-    assert!(metric(&text, "worker_redis_errors_total") > 0, "{text}");
-    server.stop().await.unwrap();
-    delete(&[&list, &format!("{list}:processing")]).await;
+    app.wait_rows(&sent, Duration::from_secs(20)).await;
+    let text = app.metrics().await;
+    assert!(testing::metric(&text, "worker_redis_errors_total") > 0);
+    app.stop().await;
 }

@@ -1,51 +1,50 @@
 //! The whole voting app in one test process: vote, worker and result
 //! started in-process on 127.0.0.1:0 against the real Redis (a unique list)
-//! and PostgreSQL (a unique database).
+//! and PostgreSQL (a unique database), and the requests the tests make.
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a subset
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 
-use redis::AsyncCommands;
 use service_kit::test_server::TestServer;
-use voting_contract::testing::{self, TestPg};
+use voting_contract::testing::{self, TestList, TestPg};
 
 pub struct VotingApp {
     pub vote: TestServer<vote::Error>,
     pub worker: TestServer<worker::Error>,
     pub result: TestServer<result::Error>,
-    pub list: String,
+    pub list: TestList,
     pub db: TestPg,
 }
 
 impl VotingApp {
+    /// All three services, each ready.
     pub async fn start() -> Self {
         let db = TestPg::new().await;
-        let list = testing::unique_name("votes_test");
+        let list = TestList::new();
         let (vote_config, worker_config, result_config) = (
-            vote::Config::for_tests(&list),
-            worker::Config::for_tests(&list, &db.url),
+            vote::Config::for_tests(&list.name),
+            worker::Config::for_tests(&list.name, &db.url),
             result::Config::for_tests(&db.url),
         );
         let vote = TestServer::start(move |l, s| vote::run(l, vote_config, s)).await;
         let worker = TestServer::start(move |l, s| worker::run(l, worker_config, s)).await;
         let result = TestServer::start(move |l, s| result::run(l, result_config, s)).await;
-        let app = Self {
+        for url in [
+            vote.url("/readyz"),
+            worker.url("/readyz"),
+            result.url("/readyz"),
+        ] {
+            testing::wait_status(&url, 200).await;
+        }
+        Self {
             vote,
             worker,
             result,
             list,
             db,
-        };
-        for url in [
-            app.vote.url("/readyz"),
-            app.worker.url("/readyz"),
-            app.result.url("/readyz"),
-        ] {
-            wait_ok(&url).await;
         }
-        app
     }
 
     /// Vote as the browser with cookie `voter_id`.
@@ -61,6 +60,7 @@ impl VotingApp {
         assert_eq!(response.status(), 200);
     }
 
+    /// `GET /api/results`.
     pub async fn tally(&self) -> serde_json::Value {
         reqwest::get(self.result.url("/api/results"))
             .await
@@ -86,27 +86,25 @@ impl VotingApp {
         }
     }
 
+    /// The result page, as rendered on the server.
+    pub async fn result_page(&self) -> String {
+        testing::text(&self.result.url("/")).await
+    }
+
+    /// Open `GET /events`: the response whose body is the stream.
+    pub async fn events(&self) -> reqwest::Response {
+        reqwest::get(self.result.url("/events")).await.unwrap()
+    }
+
+    /// A sample of result's `/metrics`.
+    pub async fn result_metric(&self, name: &str) -> u64 {
+        testing::metric(&testing::text(&self.result.url("/metrics")).await, name)
+    }
+
     pub async fn stop(self) {
         self.vote.stop().await.unwrap();
         self.worker.stop().await.unwrap();
         self.result.stop().await.unwrap();
-        let _: i64 = testing::redis()
-            .await
-            .del(&[&self.list, &format!("{}:processing", self.list)])
-            .await
-            .unwrap();
-    }
-}
-
-pub async fn wait_ok(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Ok(response) = reqwest::get(url).await {
-            if response.status() == 200 {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "{url} never answered 200");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.list.delete().await;
     }
 }
