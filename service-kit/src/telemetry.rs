@@ -19,16 +19,6 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::LogFormat;
 
-/// Install the global subscriber for a test, writing to stderr directly.
-/// Calling it twice is harmless (the second call is ignored), which keeps
-/// tests that start several services simple. Service binaries use
-/// [`init_for_service`] (through `run_main`); this one exists for tests
-/// only, behind the `testing` feature.
-#[cfg(feature = "testing")]
-pub fn init(format: LogFormat) {
-    install(format, std::io::stderr);
-}
-
 /// Install the global subscriber for a service binary: stderr through a
 /// background writer. Keep the guard alive until the process ends.
 pub fn init_for_service(format: LogFormat) -> WorkerGuard {
