@@ -19,12 +19,16 @@
 //!   and `Sink_*.txt`).
 //! * [`net`] and [`svc_url`]: the pod's own IP and the seeds' scheme-less
 //!   service URLs (`relay-svc/relay.php`).
+//! * [`assets`] (feature `assets`): files embedded in a binary, served
+//!   with ETags and 304s.
 //! * [`client`] (feature `client`): read an upstream's reply with a size cap.
 //! * [`test_server`]: start a service in-process on 127.0.0.1:0 for tests.
 //! * [`testing`] (feature `testing`, for dev-dependencies): headless Chromium
 //!   driven over WebDriver, for browser tests.
 
 pub mod applog;
+#[cfg(feature = "assets")]
+pub mod assets;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;
