@@ -191,7 +191,7 @@ mod tests {
         let html = view.html();
         let start = html.find("<script>").unwrap() + "<script>".len();
         let end = start + html[start..].find("</script>").unwrap();
-        let hash = STANDARD.encode(Sha256::digest(html[start..end].as_bytes()));
+        let hash = STANDARD.encode(Sha256::digest(&html.as_bytes()[start..end]));
         let csp = view.csp.to_str().unwrap();
         assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
     }
