@@ -14,13 +14,12 @@
 //!   is a fixed `match` on two exact paths, no request path ever touches the
 //!   file system: path traversal is impossible by construction, and every
 //!   other path is a 404.
-//! * **Caching validators.** Each asset carries an ETag (a hash of its bytes,
-//!   computed once at start) and `Cache-Control: no-cache`: browsers keep the
-//!   file but revalidate on each page load, get a bodiless 304 while nothing
-//!   changed, and see a new UI right after a rollout. The ETag is *weak*
-//!   (`W/"..."`) because the compression layer serves the same asset gzipped
-//!   or not under the same tag, and a strong tag would claim byte equality.
+//! * **Caching validators.** Each asset carries an ETag and `Cache-Control:
+//!   no-cache`, so browsers revalidate on each page load and get a bodiless
+//!   304 while nothing changed ([`service_kit::assets`]).
 //! * **Compression.** gzip when the browser asks for it (`tower-http`).
+//! * **Security headers.** `X-Content-Type-Options: nosniff` on every
+//!   response, set once by a tower-http response-header layer.
 //! * **CORS.** The View loads the script with `crossorigin="anonymous"`, so
 //!   that a failure inside it is reported with its real message instead of
 //!   the opaque "Script error." browsers give for cross-origin scripts. That
@@ -32,18 +31,18 @@
 
 use std::future::Future;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use service_kit::assets::Asset;
 use service_kit::{Kit, ServiceArgs};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{Any, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The portal's UI logic: list, search, add, edit, delete.
 pub const PORTAL_JS: &str = include_str!("assets/portal.js");
@@ -79,34 +78,12 @@ impl Config {
 }
 
 /// Why portal-controller stopped. Serving embedded files cannot fail per
-/// request, so the only error is the server itself failing.
+/// request, so there is no request error type; the only error is the
+/// server itself failing.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("serving HTTP failed: {0}")]
     Serve(#[from] std::io::Error),
-}
-
-/// One embedded file, ready to serve.
-#[derive(Debug)]
-struct Asset {
-    body: &'static str,
-    content_type: &'static str,
-    etag: HeaderValue,
-}
-
-impl Asset {
-    fn new(body: &'static str, content_type: &'static str) -> Self {
-        let digest = Sha256::digest(body.as_bytes());
-        // 16 bytes of SHA-256 are plenty to tell two versions of a file apart.
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        let etag = HeaderValue::from_str(&format!("W/\"{hex}\""))
-            .unwrap_or_else(|_| HeaderValue::from_static("W/\"0\""));
-        Self {
-            body,
-            content_type,
-            etag,
-        }
-    }
 }
 
 static JS: LazyLock<Asset> =
@@ -122,58 +99,43 @@ fn asset(name: &str) -> Option<&'static Asset> {
     }
 }
 
-/// Whether an `If-None-Match` header matches `etag` by weak comparison
-/// (RFC 9110 13.1.2): `*`, or any listed tag equal once `W/` is ignored.
-fn etag_matches(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
-    let Ok(list) = if_none_match.to_str() else {
-        return false;
-    };
-    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
-    let ours = etag.to_str().map(opaque).unwrap_or_default();
-    list.split(',')
-        .any(|tag| tag.trim() == "*" || opaque(tag) == ours)
-}
-
 async fn serve_asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
-    let Some(asset) = asset(&name) else {
-        return not_found().await;
-    };
-    let validators = [
-        (header::ETAG, asset.etag.clone()),
-        // Keep the file, but ask on every page load whether it changed, so a
-        // rollout shows up at once; the answer is a cheap 304 otherwise.
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-    ];
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|inm| etag_matches(inm, &asset.etag))
-    {
-        return (StatusCode::NOT_MODIFIED, validators).into_response();
+    match asset(&name) {
+        Some(asset) => asset.respond(&headers),
+        None => not_found().await,
     }
-    (
-        validators,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(asset.content_type),
-            ),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-        ],
-        asset.body,
-    )
-        .into_response()
 }
 
 async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
+/// What the Controller's router needs; built by [`AppState::new`]. The
+/// assets are statics, so this is only the kit.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    kit: Kit,
+}
+
+impl AppState {
+    /// Ready at once: there is nothing to wait for, the assets are in the
+    /// binary.
+    pub fn new() -> Self {
+        Self {
+            kit: Kit::new(true, |_| {}),
+        }
+    }
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// The Controller's routes wrapped in the standard stack: the two assets,
 /// probes, metrics, and 404 for everything else.
-pub fn app(kit: &Kit) -> Router {
+pub fn app(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::HEAD]);
@@ -181,8 +143,12 @@ pub fn app(kit: &Kit) -> Router {
         .route("/{name}", get(serve_asset))
         .fallback(not_found)
         .layer(CompressionLayer::new().gzip(true))
-        .layer(cors);
-    kit.wrap(assets)
+        .layer(cors)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
+    state.kit.wrap(assets)
 }
 
 /// Serve the Controller on `listener` until `shutdown` completes.
@@ -191,33 +157,21 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    // Nothing to wait for: the assets are in the binary.
-    let kit = Kit::new(true, |_| {});
-    let grace: Duration = config.service.shutdown_grace;
-    service_kit::serve(listener, app(&kit), kit.readiness.clone(), grace, shutdown).await?;
+    let state = AppState::new();
+    let kit = state.kit.clone();
+    kit.serve(
+        listener,
+        app(state),
+        config.service.shutdown_grace,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn weak_comparison_of_etags() {
-        let ours = HeaderValue::from_static("W/\"abc\"");
-        for matching in ["W/\"abc\"", "\"abc\"", "*", "\"x\", W/\"abc\""] {
-            assert!(
-                etag_matches(&HeaderValue::from_static(matching), &ours),
-                "{matching}"
-            );
-        }
-        for other in ["W/\"abd\"", "\"\"", "abc"] {
-            assert!(
-                !etag_matches(&HeaderValue::from_static(other), &ours),
-                "{other}"
-            );
-        }
-    }
 
     #[test]
     fn only_the_two_assets_exist() {

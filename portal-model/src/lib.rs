@@ -193,27 +193,78 @@ impl Config {
     }
 }
 
-/// Why portal-model stopped.
+/// Why portal-model could not start or stopped serving. Request errors
+/// are [`ApiError`] (and the Controller forwarder's own), never this.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     MongoConfig(#[from] store::mongo::ConfigError),
     #[error("cannot build the HTTP client for the Controller: {0}")]
     Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    View(#[from] view::RenderError),
     #[error("serving HTTP failed: {0}")]
     Serve(#[from] std::io::Error),
 }
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach. Cheap to clone; built by
+/// [`AppState::new`] from the configuration.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub view: View,
-    pub kit: Kit,
+    store: Store,
+    view: View,
+    kit: Kit,
     /// Largest request body accepted, in bytes (413 above).
-    pub max_body: usize,
+    max_body_bytes: usize,
     /// Set with CONTROLLER_MODE=proxy: serves `/controller/{file}`.
-    pub controller: Option<controller::ControllerProxy>,
+    controller: Option<controller::ControllerProxy>,
+}
+
+impl AppState {
+    /// The store, the page and the Controller forwarder `config` asks for.
+    /// Not ready until the store is: memory at once, MongoDB when it
+    /// answers (a background task raises readiness then).
+    pub async fn new(config: &Config) -> Result<Self, Error> {
+        let kit = Kit::new(false, |_| {});
+        let store = open_store(config, &kit).await?;
+        let (view, controller) = match (config.controller_mode, &config.controller_url) {
+            (ControllerMode::Proxy, _) => {
+                tracing::info!(
+                    upstream = %config.controller_upstream,
+                    "CONTROLLER_MODE=proxy: the page loads the Controller from {}/ here",
+                    controller::PREFIX
+                );
+                let proxy = controller::ControllerProxy::new(
+                    config.controller_upstream.clone(),
+                    config.controller_connect_timeout,
+                    config.controller_timeout,
+                    config.controller_max_reply_bytes,
+                )?;
+                (
+                    View::new(Some(controller::PREFIX), config.controller_port)?,
+                    Some(proxy),
+                )
+            }
+            (ControllerMode::Direct, Some(url)) => {
+                tracing::info!(%url, "CONTROLLER_MODE=direct: the page loads the Controller from CONTROLLER_URL");
+                (View::new(Some(url.as_str()), config.controller_port)?, None)
+            }
+            (ControllerMode::Direct, None) => {
+                tracing::info!(
+                    port = config.controller_port,
+                    "CONTROLLER_MODE=direct: the page loads the Controller from its own host name, port CONTROLLER_PORT"
+                );
+                (View::new(None, config.controller_port)?, None)
+            }
+        };
+        Ok(Self {
+            store,
+            view,
+            kit,
+            max_body_bytes: config.service.max_body_bytes,
+            controller,
+        })
+    }
 }
 
 /// The API and the page, wrapped in the standard stack (request ids,
@@ -222,7 +273,7 @@ pub fn app(state: AppState) -> Router {
     let mut routes = Router::new()
         .merge(view::routes())
         .merge(api::routes())
-        .layer(DefaultBodyLimit::max(state.max_body))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state.clone());
     if let Some(controller) = state.controller.clone() {
         routes = routes.merge(controller.routes());
@@ -232,7 +283,7 @@ pub fn app(state: AppState) -> Router {
 
 /// Set up the store `config` asks for. For MongoDB, also start the
 /// background task that raises `kit`'s readiness once MongoDB answers.
-pub async fn open_store(config: &Config, kit: &Kit) -> Result<Store, Error> {
+async fn open_store(config: &Config, kit: &Kit) -> Result<Store, Error> {
     match config.store {
         StoreKind::Memory => {
             tracing::warn!(
@@ -258,51 +309,11 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    // Not ready until the store is: memory at once, MongoDB when it answers.
-    let kit = Kit::new(false, |_| {});
-    let store = open_store(&config, &kit).await?;
-    let (view, controller) = match (config.controller_mode, &config.controller_url) {
-        (ControllerMode::Proxy, _) => {
-            tracing::info!(
-                upstream = %config.controller_upstream,
-                "CONTROLLER_MODE=proxy: the page loads the Controller from {}/ here",
-                controller::PREFIX
-            );
-            let proxy = controller::ControllerProxy::new(
-                config.controller_upstream.clone(),
-                config.controller_connect_timeout,
-                config.controller_timeout,
-                config.controller_max_reply_bytes,
-            )?;
-            (
-                View::new(Some(controller::PREFIX), config.controller_port),
-                Some(proxy),
-            )
-        }
-        (ControllerMode::Direct, Some(url)) => {
-            tracing::info!(%url, "CONTROLLER_MODE=direct: the page loads the Controller from CONTROLLER_URL");
-            (View::new(Some(url.as_str()), config.controller_port), None)
-        }
-        (ControllerMode::Direct, None) => {
-            tracing::info!(
-                port = config.controller_port,
-                "CONTROLLER_MODE=direct: the page loads the Controller from its own host name, port CONTROLLER_PORT"
-            );
-            (View::new(None, config.controller_port), None)
-        }
-    };
-    let state = AppState {
-        store,
-        view,
-        kit: kit.clone(),
-        max_body: config.service.max_body_bytes,
-        controller,
-    };
-    let app = app(state);
-    service_kit::serve(
+    let state = AppState::new(&config).await?;
+    let kit = state.kit.clone();
+    kit.serve(
         listener,
-        app,
-        kit.readiness.clone(),
+        app(state),
         config.service.shutdown_grace,
         shutdown,
     )

@@ -80,14 +80,6 @@ pub enum Store {
 }
 
 impl Store {
-    /// A short name for logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Store::Memory(_) => "memory",
-            Store::Mongo(_) => "mongo",
-        }
-    }
-
     pub async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
         match self {
             Store::Memory(s) => Ok(s.list(query)),

@@ -1,18 +1,22 @@
 //! What a tool is, and how a request body becomes one.
 //!
-//! The body is read as a generic JSON value and checked field by field
-//! rather than deserialized straight into a struct, for two reasons:
+//! The body is deserialized into [`ToolBody`], a struct that names every
+//! field a tool has and refuses any other (`deny_unknown_fields`); the
+//! rules serde cannot express (lengths, URL schemes, control characters)
+//! are checked after. Two things follow:
 //!
-//! * every rejection can name the offending field (`tags[2]`), which the UI
-//!   uses to highlight the input, and
+//! * every rejection names the offending field (`tags[2]`), which the UI
+//!   uses to highlight the input: `serde_path_to_error` reports where in
+//!   the body a type error is, and our own rules name their field;
 //! * nothing shaped like a MongoDB operator gets through by accident: an
 //!   unknown key such as `$where` is refused, and a value such as
 //!   `{"$gt": ""}` where a string belongs is refused. Strings that merely
 //!   *look* like operators (`"$where"`) are ordinary text and are stored as
 //!   such; the store only ever puts them into documents as values.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Longest name, in characters.
 pub const MAX_NAME: usize = 100;
@@ -93,28 +97,48 @@ impl FieldError {
     }
 }
 
+/// A create or update body as sent: every field may be missing or null
+/// here, so that "required" is our rule with our message, not serde's.
+/// `id` is accepted and ignored, so a client can send back a tool it
+/// received (the URL names the tool to update, never the body).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolBody {
+    #[serde(default)]
+    #[allow(dead_code)] // read only to be accepted
+    id: Option<IgnoredAny>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
 /// Check a create or update body and turn it into [`ToolFields`].
 ///
 /// `name` and `url` are required; `description` and `tags` may be missing
-/// or null. `id` is accepted and ignored, so a client can send back a tool
-/// it received (the URL names the tool to update, never the body).
+/// or null.
 pub fn validate(body: Value) -> Result<ToolFields, FieldError> {
-    let Value::Object(mut map) = body else {
+    if !body.is_object() {
         return Err(FieldError::body(
             "the request body must be a JSON object with name, url, description and tags",
         ));
-    };
-    if let Some(unknown) = map
-        .keys()
-        .find(|k| !matches!(k.as_str(), "id" | "name" | "url" | "description" | "tags"))
-    {
-        return Err(FieldError::new(
-            unknown.clone(),
-            format!("unknown field `{unknown}`: a tool has name, url, description and tags"),
-        ));
     }
+    let body: ToolBody = serde_path_to_error::deserialize(body).map_err(|err| {
+        // The path is `.` only for the body as a whole, which is an object
+        // here; every other error sits at a field (`name`, `tags[1]`, or
+        // the unknown key itself).
+        let field = err.path().to_string();
+        let message = format!("{field}: {}", err.inner());
+        FieldError::new(field, message)
+    })?;
 
-    let name = required_string(&mut map, "name")?;
+    let name = body
+        .name
+        .ok_or_else(|| FieldError::new("name", "name is required"))?;
     let name = name.trim();
     if name.is_empty() {
         return Err(FieldError::new("name", "name must not be empty"));
@@ -122,10 +146,12 @@ pub fn validate(body: Value) -> Result<ToolFields, FieldError> {
     check_length("name", name, MAX_NAME)?;
     check_single_line("name", name)?;
 
-    let url = required_string(&mut map, "url")?;
+    let url = body
+        .url
+        .ok_or_else(|| FieldError::new("url", "url is required"))?;
     let url = validate_url(url.trim())?;
 
-    let description = optional_string(&mut map, "description")?;
+    let description = body.description.unwrap_or_default();
     let description = description.trim();
     check_length("description", description, MAX_DESCRIPTION)?;
     if description
@@ -138,7 +164,7 @@ pub fn validate(body: Value) -> Result<ToolFields, FieldError> {
         ));
     }
 
-    let tags = validate_tags(map.remove("tags"))?;
+    let tags = validate_tags(body.tags.unwrap_or_default())?;
 
     Ok(ToolFields {
         name: name.to_owned(),
@@ -146,22 +172,6 @@ pub fn validate(body: Value) -> Result<ToolFields, FieldError> {
         description: description.to_owned(),
         tags,
     })
-}
-
-fn required_string(map: &mut Map<String, Value>, field: &str) -> Result<String, FieldError> {
-    match map.remove(field) {
-        Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err(FieldError::new(field, format!("{field} is required"))),
-        Some(_) => Err(FieldError::new(field, format!("{field} must be a string"))),
-    }
-}
-
-fn optional_string(map: &mut Map<String, Value>, field: &str) -> Result<String, FieldError> {
-    match map.remove(field) {
-        Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Ok(String::new()),
-        Some(_) => Err(FieldError::new(field, format!("{field} must be a string"))),
-    }
 }
 
 fn check_length(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
@@ -211,23 +221,13 @@ fn validate_url(raw: &str) -> Result<String, FieldError> {
 
 /// Tags: trimmed, non-empty, single-line, bounded; duplicates dropped
 /// (first one wins, order kept).
-fn validate_tags(value: Option<Value>) -> Result<Vec<String>, FieldError> {
-    let items = match value {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(_) => {
-            return Err(FieldError::new("tags", "tags must be an array of strings"));
-        }
-    };
+fn validate_tags(items: Vec<String>) -> Result<Vec<String>, FieldError> {
     if items.len() > MAX_TAGS {
         return Err(FieldError::new("tags", format!("at most {MAX_TAGS} tags")));
     }
     let mut tags: Vec<String> = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
+    for (i, tag) in items.iter().enumerate() {
         let field = format!("tags[{i}]");
-        let Value::String(tag) = item else {
-            return Err(FieldError::new(field, "each tag must be a string"));
-        };
         let tag = tag.trim();
         if tag.is_empty() {
             return Err(FieldError::new(field, "tags must not be empty"));

@@ -40,12 +40,14 @@
 //! run.
 
 use crate::AppState;
+use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
 /// The bootstrap script, inlined into the page. Its text is hashed into the
@@ -79,6 +81,27 @@ const BOOTSTRAP: &str = r#"
 })();
 "#;
 
+/// The page's template (`templates/view.html`). askama escapes every
+/// value by default; the two that go into `<script>` elements are marked
+/// `safe` there on purpose: `config` goes through the `json` filter, which
+/// writes no `<`, `>`, `&` or `'`, and `bootstrap` is our own constant.
+#[derive(askama::Template)]
+#[template(path = "view.html")]
+struct Page<'a> {
+    config: &'a PageConfig<'a>,
+    bootstrap: &'static str,
+}
+
+/// The settings the bootstrap reads from the page's JSON data block.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PageConfig<'a> {
+    controller_url: Option<&'a str>,
+    controller_port: u16,
+    /// Which pod served the page, which the controller shows.
+    pod: &'a str,
+}
+
 /// The rendered page and its headers, built once at start.
 #[derive(Debug, Clone)]
 pub struct View {
@@ -86,53 +109,39 @@ pub struct View {
     csp: HeaderValue,
 }
 
+/// Why the page could not be rendered (a start-up error).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render the portal page: {0}")]
+pub struct RenderError(#[from] askama::Error);
+
 impl View {
     /// Render the page for a Controller at base `controller_url` (if set:
     /// an absolute URL, or a path on the page's origin such as
     /// `/controller`) or on the page's host at `controller_port`; see the
     /// module docs.
-    pub fn new(controller_url: Option<&str>, controller_port: u16) -> Self {
-        // `pod`: which pod served the page, which the controller shows.
-        let config = json!({
-            "controllerUrl": controller_url,
-            "controllerPort": controller_port,
-            "pod": service_kit::net::instance_name(),
-        });
-        // JSON inside <script> must not be able to close the element.
-        let config = config.to_string().replace('<', "\\u003c");
-        let html = format!(
-            r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Tool portal</title>
-<link rel="icon" href="data:,">
-<script type="application/json" id="portal-config">{config}</script>
-<script>{BOOTSTRAP}</script>
-</head>
-<body>
-<main id="portal">
-<h1>Tool portal</h1>
-<p id="portal-status">Loading the portal…</p>
-<noscript><p>The tool portal needs JavaScript.</p></noscript>
-</main>
-</body>
-</html>
-"#
-        );
-        let hash = base64(&Sha256::digest(BOOTSTRAP.as_bytes()));
+    pub fn new(controller_url: Option<&str>, controller_port: u16) -> Result<Self, RenderError> {
+        let config = PageConfig {
+            controller_url,
+            controller_port,
+            pod: service_kit::net::instance_name(),
+        };
+        let html = Page {
+            config: &config,
+            bootstrap: BOOTSTRAP,
+        }
+        .render()?;
+        let hash = STANDARD.encode(Sha256::digest(BOOTSTRAP.as_bytes()));
         let csp = format!(
             "default-src 'self'; script-src 'sha256-{hash}' 'strict-dynamic'; \
              style-src 'self' http: https:; img-src 'self' data:; connect-src 'self'; \
              object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         );
-        Self {
+        Ok(Self {
             html,
             // Only ASCII goes into the policy, so this cannot fail; fall back
             // to no policy at all rather than failing to serve the page.
             csp: HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("")),
-        }
+        })
     }
 
     /// The page's HTML.
@@ -165,52 +174,31 @@ async fn page(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// Standard base64 with padding, as CSP hash sources are written. Twenty
-/// lines here rather than a crate for one 32-byte value.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_the_standard() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-    }
-
-    #[test]
     fn config_cannot_close_the_script_element() {
         let url = url::Url::parse("http://x/</script><script>alert(1)</script>").unwrap();
-        let view = View::new(Some(url.as_str()), 8081);
+        let view = View::new(Some(url.as_str()), 8081).unwrap();
         assert!(!view.html().contains("</script><script>alert"));
     }
 
     #[test]
+    fn the_policy_allows_exactly_the_inline_script_the_page_carries() {
+        let view = View::new(None, 8081).unwrap();
+        let html = view.html();
+        let start = html.find("<script>").unwrap() + "<script>".len();
+        let end = start + html[start..].find("</script>").unwrap();
+        let hash = STANDARD.encode(Sha256::digest(&html.as_bytes()[start..end]));
+        let csp = view.csp.to_str().unwrap();
+        assert!(csp.contains(&format!("'sha256-{hash}'")), "{csp}");
+    }
+
+    #[test]
     fn default_rule_leaves_the_host_to_the_browser() {
-        let view = View::new(None, 30100);
+        let view = View::new(None, 30100).unwrap();
         let html = view.html();
         let start = html.find(r#"id="portal-config">"#).unwrap() + r#"id="portal-config">"#.len();
         let end = start + html[start..].find("</script>").unwrap();

@@ -19,6 +19,8 @@
 //!   [`Kit::serve`].
 //! * [`net`] and [`svc_url`]: the pod's own IP and name, and the seeds'
 //!   scheme-less service URLs (`relay-svc/relay.php`).
+//! * [`assets`] (feature `assets`): files embedded in a binary, served
+//!   with ETags and 304s.
 //! * [`client`] (feature `client`): read an upstream's reply with a size cap.
 //! * `test_server` and `testing` (feature `testing`, for
 //!   dev-dependencies only): start a service in-process on 127.0.0.1:0, or
@@ -101,6 +103,8 @@
 //! [`Kit::wrap`] and are tested here, once; a service's tests cover its own
 //! routes and its own metrics.
 
+#[cfg(feature = "assets")]
+pub mod assets;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod config;

@@ -5,11 +5,17 @@
 //!   raw query with `Content-Type: application/graphql`).
 //! * `GET /graphql?query=...` runs queries; mutations over GET are refused
 //!   (405) so a link or an `<img>` cannot change the board. Without a
-//!   `query` it serves GraphiQL, an explorer for people with a browser.
+//!   `query` it serves a small query page for people with a browser
+//!   (`assets/explorer.html`): a box for the query, one for the variables,
+//!   a Run button that posts to `/graphql`, and the result. It is compiled
+//!   into the binary and loads nothing from elsewhere, so it works with no
+//!   network (GraphiQL, which async-graphql offers, loads its code from a
+//!   CDN).
 //! * GraphQL results are HTTP 200 with `application/json;charset=UTF-8`,
 //!   errors included, as the original answered. Only what is not a GraphQL
 //!   request at all (unparsable JSON: 400, too large: 413) or arrives before
-//!   the database schema is in place (503) gets another status.
+//!   the database schema is in place (503) gets another status: those are
+//!   the [`RequestError`]s.
 //! * Every response carries the original's CORS headers, and any `OPTIONS`
 //!   request is a successful preflight: the browser calls the backend from
 //!   the frontend's origin, exactly as with the original.
@@ -20,7 +26,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, Request};
 use axum::Router;
@@ -34,7 +39,7 @@ use bytes::Bytes;
 use serde_json::json;
 use service_kit::Kit;
 
-use crate::schema::{TodoSchema, coerce_numeric_strings};
+use crate::schema::TodoSchema;
 
 /// The original's content type for GraphQL results.
 pub const JSON_UTF8: &str = "application/json;charset=UTF-8";
@@ -58,14 +63,82 @@ pub const CORS_HEADERS: [(&str, &str); 5] = [
     ("access-control-expose-headers", "Location, X-Served-By"),
 ];
 
-/// What the handlers share.
+/// The built-in query page served at `GET /graphql`; see the module docs.
+const EXPLORER_HTML: &str = include_str!("../assets/explorer.html");
+
+/// The query page may run its own inline script and style and talk to this
+/// origin, nothing else: no external script can load even by mistake.
+const EXPLORER_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; \
+     style-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+/// What the handlers share; built by [`AppState::new`].
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: TodoSchema,
-    pub kit: Kit,
+    schema: TodoSchema,
+    kit: Kit,
     /// Set once the migrations ran; before that no query can work.
-    pub schema_ready: Arc<AtomicBool>,
-    pub max_body_bytes: usize,
+    schema_ready: Arc<AtomicBool>,
+    max_body_bytes: usize,
+}
+
+impl AppState {
+    /// The state of a backend serving `schema`, with probes and metrics in
+    /// `kit`; `schema_ready` is raised once the migrations ran.
+    pub fn new(
+        schema: TodoSchema,
+        kit: Kit,
+        schema_ready: Arc<AtomicBool>,
+        max_body_bytes: usize,
+    ) -> Self {
+        Self {
+            schema,
+            kit,
+            schema_ready,
+            max_body_bytes,
+        }
+    }
+}
+
+/// Why an HTTP request to `/graphql` is not run as GraphQL at all. Each
+/// answers with its status and a spec-shaped body, `{"data": null,
+/// "errors": [{"message": ...}]}`, which GraphQL clients show.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The body could not be read: too large (413) or cut off (400).
+    #[error("{}", .0.body_text())]
+    Body(#[from] BytesRejection),
+    #[error("The request body is not a GraphQL request: {0}")]
+    NotGraphql(#[from] serde_json::Error),
+    #[error("Bad GraphQL GET request: {0}")]
+    BadQueryString(#[from] async_graphql::ParseRequestError),
+    #[error("Mutations are not allowed over GET; use POST")]
+    MutationOverGet,
+    /// The migrations have not run yet (the database was never reached).
+    #[error("Database unavailable")]
+    NotReady,
+}
+
+impl RequestError {
+    fn status(&self) -> StatusCode {
+        match self {
+            RequestError::Body(rejection) => rejection.status(),
+            RequestError::NotGraphql(_) | RequestError::BadQueryString(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            RequestError::MutationOverGet => StatusCode::METHOD_NOT_ALLOWED,
+            RequestError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for RequestError {
+    fn into_response(self) -> Response {
+        json_response(
+            self.status(),
+            &json!({ "data": null, "errors": [{ "message": self.to_string() }] }),
+        )
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -123,29 +196,14 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     }
 }
 
-/// A spec-shaped error result with a non-200 status.
-fn error_response(status: StatusCode, message: &str) -> Response {
-    json_response(
-        status,
-        &json!({ "data": null, "errors": [{ "message": message }] }),
-    )
-}
-
-fn not_ready() -> Response {
-    error_response(StatusCode::SERVICE_UNAVAILABLE, "Database unavailable")
-}
-
 async fn graphql_post(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return error_response(rejection.status(), &rejection.body_text()),
-    };
+) -> Result<Response, RequestError> {
+    let body = body?;
     if !state.schema_ready.load(Ordering::Relaxed) {
-        return not_ready();
+        return Err(RequestError::NotReady);
     }
     let is_raw_graphql = headers
         .get(header::CONTENT_TYPE)
@@ -154,61 +212,41 @@ async fn graphql_post(
     let batch = if is_raw_graphql {
         BatchRequest::Single(Request::new(String::from_utf8_lossy(&body)))
     } else {
-        match serde_json::from_slice::<BatchRequest>(&body) {
-            Ok(batch) => batch,
-            Err(err) => {
-                return error_response(
-                    StatusCode::BAD_REQUEST,
-                    &format!("The request body is not a GraphQL request: {err}"),
-                );
-            }
-        }
+        serde_json::from_slice::<BatchRequest>(&body)?
     };
-    let batch = match batch {
-        BatchRequest::Single(mut request) => {
-            coerce_numeric_strings(&mut request);
-            BatchRequest::Single(request)
-        }
-        BatchRequest::Batch(mut requests) => {
-            requests.iter_mut().for_each(coerce_numeric_strings);
-            BatchRequest::Batch(requests)
-        }
-    };
-    json_response(StatusCode::OK, &state.schema.execute_batch(batch).await)
+    Ok(json_response(
+        StatusCode::OK,
+        &state.schema.execute_batch(batch).await,
+    ))
 }
 
-async fn graphql_get(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
+async fn graphql_get(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, RequestError> {
     let raw = raw.unwrap_or_default();
     let has_query = url::form_urlencoded::parse(raw.as_bytes()).any(|(key, _)| key == "query");
     if !has_query {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .title("to-do GraphQL")
-                .finish(),
+        return Ok((
+            [(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(EXPLORER_CSP),
+            )],
+            Html(EXPLORER_HTML),
         )
-        .into_response();
+            .into_response());
     }
-    let mut request = match async_graphql::http::parse_query_string(&raw) {
-        Ok(request) => request,
-        Err(err) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("Bad GraphQL GET request: {err}"),
-            );
-        }
-    };
+    let request = async_graphql::http::parse_query_string(&raw)?;
     if is_mutation(&request) {
-        return error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Mutations are not allowed over GET; use POST",
-        );
+        return Err(RequestError::MutationOverGet);
     }
     if !state.schema_ready.load(Ordering::Relaxed) {
-        return not_ready();
+        return Err(RequestError::NotReady);
     }
-    coerce_numeric_strings(&mut request);
-    json_response(StatusCode::OK, &state.schema.execute(request).await)
+    Ok(json_response(
+        StatusCode::OK,
+        &state.schema.execute(request).await,
+    ))
 }
 
 /// Whether the operation a request would run is a mutation. A query that

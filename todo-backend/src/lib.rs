@@ -2,6 +2,8 @@
 //! `to-do-app-backend`), a drop-in for the original Spring Boot service.
 //!
 //! * [`schema`]: the GraphQL schema with the original's names and errors.
+//! * [`extensions`]: the schema's extensions: numeric strings accepted as
+//!   `Int`, as the original did, and every GraphQL error logged.
 //! * [`store`]: lists and items in MySQL or SQLite, positions kept
 //!   contiguous with transactions and row locks, so two replicas can serve
 //!   the same board.
@@ -17,6 +19,7 @@
 //! connection pool replaces dead connections, so no restart is needed.
 
 pub mod config;
+pub mod extensions;
 pub mod http;
 pub mod schema;
 pub mod store;
@@ -35,7 +38,8 @@ pub use config::Config;
 use config::ConfigError;
 use store::{Store, StoreError};
 
-/// Everything that stops the backend.
+/// Why the backend could not start or stopped serving. Request errors are
+/// [`http::RequestError`] and GraphQL errors, never this.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("bad database settings: {0}")]
@@ -94,26 +98,21 @@ pub async fn run(
         stop_rx,
     ));
 
-    let app = http::app(http::AppState {
-        schema: schema::build(store.clone()),
-        kit: kit.clone(),
+    let app = http::app(http::AppState::new(
+        schema::build(store.clone()),
+        kit.clone(),
         schema_ready,
-        max_body_bytes: config.service.max_body_bytes,
-    });
+        config.service.max_body_bytes,
+    ));
     let shutdown = async move {
         shutdown.await;
         // Stop the supervisor first so it cannot raise readiness again
         // while the server drains.
         let _ = stop_tx.send(true);
     };
-    let served = service_kit::serve(
-        listener,
-        app,
-        kit.readiness.clone(),
-        config.service.shutdown_grace,
-        shutdown,
-    )
-    .await;
+    let served = kit
+        .serve(listener, app, config.service.shutdown_grace, shutdown)
+        .await;
     supervisor.abort();
     store.close().await;
     served.map_err(Error::Serve)
@@ -130,12 +129,13 @@ async fn supervise(
     let mut delay = RETRY_MIN;
     let mut failures: u32 = 0;
     loop {
+        // Only logged: a String is all the error needs to be.
         let check = async {
             if schema_ready.load(Ordering::Relaxed) {
-                store.ping().await
+                store.ping().await.map_err(|err| err.to_string())
             } else {
-                store.ping().await?;
-                store.migrate().await?;
+                store.ping().await.map_err(|err| err.to_string())?;
+                store.migrate().await.map_err(|err| err.to_string())?;
                 schema_ready.store(true, Ordering::Relaxed);
                 tracing::info!("database reachable, migrations applied");
                 Ok(())
@@ -159,7 +159,7 @@ async fn supervise(
                 readiness.set(false);
                 failures += 1;
                 let error = match failed {
-                    Ok(Err(err)) => err.to_string(),
+                    Ok(Err(err)) => err,
                     _ => "timed out".to_owned(),
                 };
                 // Every failure while it is new, then one line in ten.

@@ -3,18 +3,16 @@
 //! The original frontend and anything else that spoke to the Spring Boot
 //! service must work unchanged, so type, field, argument and input names
 //! (including the lowercase `createItemInput` and `moveItemInput`),
-//! nullability and error messages are copied from its schema; see the
-//! contract in the repository's shared notes and `tests/contract.rs`.
+//! nullability and error messages are copied from its schema;
+//! `tests/contract.rs` pins them.
 //!
-//! Two details need care:
+//! Three details need care:
 //!
 //! * The original frontend sends a list's `id`, a string such as `"2"`, where
-//!   the schema says `Int` (`createItemInput.listId`, `moveItemInput.listId`),
-//!   and graphql-java coerced it. async-graphql's `Int` refuses strings, and
-//!   its validation always uses the built-in `Int`, so a look-alike scalar
-//!   cannot help; instead [`coerce_numeric_strings`] rewrites such variable
-//!   values into numbers before the request is validated. Only variables
-//!   need it: graphql-java did not coerce string *literals* either.
+//!   the schema says `Int`, and graphql-java coerced it; the
+//!   [`NumericStrings`] extension does the same here.
+//! * A resolver error nulls only its own field, as in graphql-java; see
+//!   [`null_on_error`].
 //! * The homepage query asks for every list with its items. The `lists`
 //!   resolver looks ahead: when `items` is selected it loads the items of
 //!   all returned lists in one query, so a request costs two SQL queries
@@ -24,6 +22,7 @@ use async_graphql::{
     ComplexObject, Context, EmptySubscription, ID, InputObject, Object, Schema, SimpleObject,
 };
 
+use crate::extensions::{LogErrors, NumericStrings};
 use crate::store::{ItemRow, ListRow, Store, StoreError};
 
 /// The schema type the HTTP layer executes.
@@ -47,6 +46,8 @@ const LISTS_COST: usize = 20;
 pub fn build(store: Store) -> TodoSchema {
     Schema::build(Query, Mutation, EmptySubscription)
         .data(store)
+        .extension(NumericStrings)
+        .extension(LogErrors)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         // The parser's own nesting limit (before depth is even checked), so
@@ -186,7 +187,7 @@ fn gql_error(err: StoreError) -> async_graphql::Error {
             tracing::warn!("no database connection available");
             async_graphql::Error::new("Database unavailable")
         }
-        StoreError::Db(_) | StoreError::Migrate(_) => {
+        StoreError::Db(_) => {
             tracing::error!(error = %err, "database error");
             async_graphql::Error::new("Internal Server Error(s) while executing query")
         }
@@ -196,7 +197,12 @@ fn gql_error(err: StoreError) -> async_graphql::Error {
 
 /// Report a resolver's error the way graphql-java did: the field becomes
 /// null and the error is listed with its path, the rest of the result
-/// stands. (async-graphql would otherwise null the whole `data`.)
+/// stands. async-graphql would otherwise propagate the error past the
+/// nullable field and null the whole `data`: async-graphql issue #1272,
+/// "Returning a null value for a field if its resolver fails"
+/// (<https://github.com/async-graphql/async-graphql/issues/1272>), open for
+/// 7.0.16. Resolvers therefore return `Option<T>` and hand their
+/// `Result` to this function.
 fn null_on_error<T>(ctx: &Context<'_>, result: async_graphql::Result<Option<T>>) -> Option<T> {
     result.unwrap_or_else(|err| {
         ctx.add_error(ctx.set_error_path(err.into_server_error(ctx.item.pos)));
@@ -377,101 +383,5 @@ impl Mutation {
             }
             .await,
         )
-    }
-}
-
-/// The `Int` fields of this schema's input types. The schema is small and
-/// fixed, so a table beats walking async-graphql's (hidden) registry.
-const INT_INPUT_FIELDS: &[(&str, &[&str])] = &[
-    ("createItemInput", &["listId"]),
-    ("moveItemInput", &["listId", "position"]),
-];
-
-/// Turn numeric strings into numbers wherever a variable of `request` is
-/// declared `Int` (directly, in a list, or as an `Int` field of one of our
-/// input types), as graphql-java did for the original frontend. Anything
-/// else is left for validation to report.
-pub fn coerce_numeric_strings(request: &mut async_graphql::Request) {
-    use async_graphql::parser::types::DocumentOperations;
-
-    if request.variables.is_empty() {
-        return; // the homepage query: nothing to do, no second parse
-    }
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return; // the executor reports the syntax error
-    };
-    // A named operation parses as `Multiple` even when it is alone.
-    let operation = match (&document.operations, &request.operation_name) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name.as_str()) {
-            Some(op) => op,
-            None => return,
-        },
-        (DocumentOperations::Multiple(ops), None) => match ops.values().next() {
-            Some(op) if ops.len() == 1 => op,
-            _ => return,
-        },
-    };
-    for definition in &operation.node.variable_definitions {
-        let name = &definition.node.name.node;
-        if let Some(value) = request.variables.get_mut(name) {
-            coerce(&definition.node.var_type.node.base, value);
-        }
-    }
-}
-
-fn coerce(ty: &async_graphql::parser::types::BaseType, value: &mut async_graphql::Value) {
-    use async_graphql::Value;
-    use async_graphql::parser::types::BaseType;
-
-    match (ty, value) {
-        (BaseType::List(inner), Value::List(values)) => {
-            for value in values {
-                coerce(&inner.base, value);
-            }
-        }
-        (BaseType::Named(name), value) if name.as_str() == "Int" => to_int(value),
-        (BaseType::Named(name), Value::Object(fields)) => {
-            let int_fields = INT_INPUT_FIELDS
-                .iter()
-                .find(|(input, _)| *input == name.as_str())
-                .map_or(&[][..], |(_, fields)| *fields);
-            for field in int_fields {
-                if let Some(value) = fields.get_mut(*field) {
-                    to_int(value);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn to_int(value: &mut async_graphql::Value) {
-    if let async_graphql::Value::String(s) = value {
-        if let Ok(n) = s.trim().parse::<i32>() {
-            *value = async_graphql::Value::Number(n.into());
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numeric_strings_become_ints_where_the_schema_says_int() {
-        let mut request = async_graphql::Request::new(
-            "mutation m($input:createItemInput, $p:[Int], $id:ID!){ createItem(input:$input){id} }",
-        )
-        .variables(async_graphql::Variables::from_json(serde_json::json!({
-            "input": {"name": "7", "listId": "2"},
-            "p": ["1", 2, "x"],
-            "id": "5",
-        })));
-        coerce_numeric_strings(&mut request);
-        assert_eq!(
-            request.variables.into_value().into_json().unwrap(),
-            serde_json::json!({"input": {"name": "7", "listId": 2}, "p": [1, 2, "x"], "id": "5"})
-        );
     }
 }

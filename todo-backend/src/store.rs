@@ -31,25 +31,34 @@
 //! `BEGIN IMMEDIATE`, which takes the file's single write lock up front
 //! (waiting up to the busy timeout), so it serializes the same way.
 //!
+//! # Counting statements
 //! Every statement sent to the database increments the
 //! `todo_sql_queries_total` counter, which the benchmark divides by the
-//! number of requests.
+//! number of requests. The count is kept in one place: statements are built
+//! only by [`Store::sql`], [`Store::sql_as`] and [`Store::sql_scalar`]
+//! (which count them), and transactions only start and end in
+//! [`Store::begin_write`] and [`Store::commit`]. `clippy.toml` in this crate
+//! forbids calling `sqlx::query*` anywhere else, so a new statement cannot
+//! forget the counter.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use secrecy::ExposeSecret;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::query::{Query, QueryAs, QueryScalar};
+use sqlx::{Any, AnyPool, Executor, FromRow, Transaction};
 
 use crate::config::{DbTarget, Dialect};
 
 /// Longest name the `VARCHAR(255)` columns hold (MySQL counts characters).
 pub const MAX_NAME_CHARS: usize = 255;
 
-/// What can go wrong in the store. The first four are the client's doing
-/// and become GraphQL errors with the original's messages.
+/// What can go wrong in the store while serving a request. The first four
+/// are the client's doing and become GraphQL errors with the original's
+/// messages. (A failed migration is a start-up matter: [`Store::migrate`]
+/// has its own error.)
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("Item Not Found")]
@@ -62,20 +71,20 @@ pub enum StoreError {
     NameTooLong,
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("schema migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// A live list as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A live list as stored, read by column name.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct ListRow {
     pub id: i64,
     pub name: Option<String>,
     pub position: Option<i64>,
 }
 
-/// A live item as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A live item as stored, read by column name.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[sqlx(rename_all = "SCREAMING_SNAKE_CASE")]
 pub struct ItemRow {
     pub id: i64,
     pub name: Option<String>,
@@ -96,23 +105,6 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 
 const LIST_COLUMNS: &str = "ID, NAME, POSITION";
 const ITEM_COLUMNS: &str = "ID, NAME, POSITION, LIST_ID";
-
-fn list_row(row: &AnyRow) -> Result<ListRow, sqlx::Error> {
-    Ok(ListRow {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        position: row.try_get(2)?,
-    })
-}
-
-fn item_row(row: &AnyRow) -> Result<ItemRow, sqlx::Error> {
-    Ok(ItemRow {
-        id: row.try_get(0)?,
-        name: row.try_get(1)?,
-        position: row.try_get(2)?,
-        list_id: row.try_get(3)?,
-    })
-}
 
 fn check_name(name: Option<&str>) -> Result<(), StoreError> {
     match name {
@@ -159,20 +151,42 @@ impl Store {
         })
     }
 
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
+    /// A statement; see "Counting statements" in the module docs.
+    #[allow(clippy::disallowed_methods)] // the one place that may
+    fn sql<'q>(&self, sql: &'q str) -> Query<'q, Any, AnyArguments<'q>> {
+        self.queries.inc();
+        sqlx::query(sql)
+    }
+
+    /// A statement whose rows are read into `T` by column name.
+    #[allow(clippy::disallowed_methods)] // the one place that may
+    fn sql_as<'q, T>(&self, sql: &'q str) -> QueryAs<'q, Any, T, AnyArguments<'q>>
+    where
+        T: for<'r> FromRow<'r, AnyRow>,
+    {
+        self.queries.inc();
+        sqlx::query_as(sql)
+    }
+
+    /// A statement whose one column is the answer (`COUNT(*)`, an id).
+    #[allow(clippy::disallowed_methods)] // the one place that may
+    fn sql_scalar<'q, T>(&self, sql: &'q str) -> QueryScalar<'q, Any, T, AnyArguments<'q>>
+    where
+        (T,): for<'r> FromRow<'r, AnyRow>,
+    {
+        self.queries.inc();
+        sqlx::query_scalar(sql)
     }
 
     /// Answer `SELECT 1`: is the database reachable right now?
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.queries.inc();
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        self.sql("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
     /// Apply the embedded migrations. MySQL's migrator takes a named lock,
     /// so two replicas starting together do not both run them.
-    pub async fn migrate(&self) -> Result<(), StoreError> {
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         let migrator = match self.dialect {
             Dialect::MySql => &MYSQL_MIGRATIONS,
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
@@ -213,13 +227,13 @@ impl Store {
 
     /// Live lists by position.
     pub async fn lists(&self) -> Result<Vec<ListRow>, StoreError> {
-        self.queries.inc();
-        let rows = sqlx::query(&format!(
-            "SELECT {LIST_COLUMNS} FROM LIST_ENTITY WHERE DELETED = 0 ORDER BY POSITION, ID"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(list_row).collect::<Result<_, _>>()?)
+        let rows = self
+            .sql_as(&format!(
+                "SELECT {LIST_COLUMNS} FROM LIST_ENTITY WHERE DELETED = 0 ORDER BY POSITION, ID"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows)
     }
 
     /// Live items of the given lists, by position, in one query per 500
@@ -237,13 +251,11 @@ impl Store {
                 "SELECT {ITEM_COLUMNS} FROM ITEM WHERE DELETED = 0 AND LIST_ID IN ({placeholders}) \
                  ORDER BY LIST_ID, POSITION, ID"
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = self.sql_as::<ItemRow>(&sql);
             for id in chunk {
                 query = query.bind(*id);
             }
-            self.queries.inc();
-            for row in query.fetch_all(&self.pool).await? {
-                let item = item_row(&row)?;
+            for item in query.fetch_all(&self.pool).await? {
                 by_list.entry(item.list_id).or_default().push(item);
             }
         }
@@ -256,15 +268,15 @@ impl Store {
         let mut tx = self.begin_write().await?;
         self.lock_board(&mut tx).await?;
         let position = self.count_lists(&mut tx).await?;
-        self.queries.inc();
-        let done = sqlx::query(
-            "INSERT INTO LIST_ENTITY (NAME, POSITION, DELETED, CREATED_ON, MODIFIED_ON) \
+        let done = self
+            .sql(
+                "INSERT INTO LIST_ENTITY (NAME, POSITION, DELETED, CREATED_ON, MODIFIED_ON) \
              VALUES (?, ?, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
-        )
-        .bind(name)
-        .bind(position)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(name)
+            .bind(position)
+            .execute(&mut *tx)
+            .await?;
         let id = self.inserted_id(&mut tx, done.last_insert_id()).await?;
         self.commit(tx).await?;
         Ok(ListRow {
@@ -279,14 +291,11 @@ impl Store {
         check_name(name)?;
         let mut tx = self.begin_write().await?;
         let list = self.lock_list(&mut tx, id).await?;
-        self.queries.inc();
-        sqlx::query(
-            "UPDATE LIST_ENTITY SET NAME = ?, MODIFIED_ON = CURRENT_TIMESTAMP WHERE ID = ?",
-        )
-        .bind(name)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        self.sql("UPDATE LIST_ENTITY SET NAME = ?, MODIFIED_ON = CURRENT_TIMESTAMP WHERE ID = ?")
+            .bind(name)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         self.commit(tx).await?;
         Ok(ListRow {
             name: name.map(str::to_owned),
@@ -299,24 +308,21 @@ impl Store {
         let mut tx = self.begin_write().await?;
         self.lock_board(&mut tx).await?;
         let list = self.lock_list(&mut tx, id).await?;
-        self.queries.inc();
-        sqlx::query(
+        self.sql(
             "UPDATE ITEM SET DELETED = 1, MODIFIED_ON = CURRENT_TIMESTAMP \
              WHERE LIST_ID = ? AND DELETED = 0",
         )
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        self.queries.inc();
-        sqlx::query(
+        self.sql(
             "UPDATE LIST_ENTITY SET DELETED = 1, MODIFIED_ON = CURRENT_TIMESTAMP WHERE ID = ?",
         )
         .bind(id)
         .execute(&mut *tx)
         .await?;
         if let Some(position) = list.position {
-            self.queries.inc();
-            sqlx::query(
+            self.sql(
                 "UPDATE LIST_ENTITY SET POSITION = POSITION - 1 \
                  WHERE DELETED = 0 AND POSITION > ?",
             )
@@ -337,16 +343,16 @@ impl Store {
         let mut tx = self.begin_write().await?;
         self.lock_list(&mut tx, list_id).await?;
         let position = self.count_items(&mut tx, list_id).await?;
-        self.queries.inc();
-        let done = sqlx::query(
-            "INSERT INTO ITEM (NAME, POSITION, LIST_ID, DELETED, CREATED_ON, MODIFIED_ON) \
+        let done = self
+            .sql(
+                "INSERT INTO ITEM (NAME, POSITION, LIST_ID, DELETED, CREATED_ON, MODIFIED_ON) \
              VALUES (?, ?, ?, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
-        )
-        .bind(name)
-        .bind(position)
-        .bind(list_id)
-        .execute(&mut *tx)
-        .await?;
+            )
+            .bind(name)
+            .bind(position)
+            .bind(list_id)
+            .execute(&mut *tx)
+            .await?;
         let id = self.inserted_id(&mut tx, done.last_insert_id()).await?;
         self.commit(tx).await?;
         Ok(ItemRow {
@@ -370,16 +376,12 @@ impl Store {
             if item.list_id != seen.list_id {
                 continue; // dropping tx rolls it back
             }
-            self.queries.inc();
-            sqlx::query(
-                "UPDATE ITEM SET DELETED = 1, MODIFIED_ON = CURRENT_TIMESTAMP WHERE ID = ?",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            self.sql("UPDATE ITEM SET DELETED = 1, MODIFIED_ON = CURRENT_TIMESTAMP WHERE ID = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             if let Some(position) = item.position {
-                self.queries.inc();
-                sqlx::query(
+                self.sql(
                     "UPDATE ITEM SET POSITION = POSITION - 1 \
                      WHERE LIST_ID = ? AND DELETED = 0 AND POSITION > ?",
                 )
@@ -442,8 +444,7 @@ impl Store {
                 self.shift(&mut tx, from, -1, old + 1, i64::MAX).await?;
                 self.shift(&mut tx, to, 1, new, i64::MAX).await?;
             }
-            self.queries.inc();
-            sqlx::query(
+            self.sql(
                 "UPDATE ITEM SET LIST_ID = ?, POSITION = ?, MODIFIED_ON = CURRENT_TIMESTAMP \
                  WHERE ID = ?",
             )
@@ -470,8 +471,7 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<(), StoreError> {
-        self.queries.inc();
-        sqlx::query(
+        self.sql(
             "UPDATE ITEM SET POSITION = POSITION + ? \
              WHERE LIST_ID = ? AND DELETED = 0 AND POSITION >= ? AND POSITION < ?",
         )
@@ -495,16 +495,15 @@ impl Store {
         if let Some(id) = reported {
             return Ok(id);
         }
-        self.queries.inc();
-        let row = sqlx::query("SELECT last_insert_rowid()")
+        let id = self
+            .sql_scalar("SELECT last_insert_rowid()")
             .fetch_one(&mut **tx)
             .await?;
-        Ok(row.try_get(0)?)
+        Ok(id)
     }
 
     async fn lock_board(&self, tx: &mut Transaction<'static, Any>) -> Result<(), StoreError> {
-        self.queries.inc();
-        sqlx::query(&format!(
+        self.sql(&format!(
             "SELECT ID FROM BOARD_LOCK WHERE ID = 1{}",
             self.for_update()
         ))
@@ -519,16 +518,14 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         id: i64,
     ) -> Result<ListRow, StoreError> {
-        self.queries.inc();
-        let row = sqlx::query(&format!(
+        self.sql_as(&format!(
             "SELECT {LIST_COLUMNS} FROM LIST_ENTITY WHERE ID = ? AND DELETED = 0{}",
             self.for_update()
         ))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or(StoreError::ListNotFound)?;
-        Ok(list_row(&row)?)
+        .ok_or(StoreError::ListNotFound)
     }
 
     /// Lock the rows of lists `a` and `b` (which may be equal); returns the
@@ -539,27 +536,24 @@ impl Store {
         a: i64,
         b: i64,
     ) -> Result<Vec<i64>, StoreError> {
-        self.queries.inc();
-        let rows = sqlx::query(&format!(
-            "SELECT ID FROM LIST_ENTITY WHERE ID IN (?, ?) AND DELETED = 0 ORDER BY ID{}",
-            self.for_update()
-        ))
-        .bind(a.min(b))
-        .bind(a.max(b))
-        .fetch_all(&mut **tx)
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|row| row.try_get::<i64, _>(0))
-            .collect::<Result<_, _>>()?)
+        let ids = self
+            .sql_scalar(&format!(
+                "SELECT ID FROM LIST_ENTITY WHERE ID IN (?, ?) AND DELETED = 0 ORDER BY ID{}",
+                self.for_update()
+            ))
+            .bind(a.min(b))
+            .bind(a.max(b))
+            .fetch_all(&mut **tx)
+            .await?;
+        Ok(ids)
     }
 
     async fn count_lists(&self, tx: &mut Transaction<'static, Any>) -> Result<i64, StoreError> {
-        self.queries.inc();
-        let row = sqlx::query("SELECT COUNT(*) FROM LIST_ENTITY WHERE DELETED = 0")
+        let count = self
+            .sql_scalar("SELECT COUNT(*) FROM LIST_ENTITY WHERE DELETED = 0")
             .fetch_one(&mut **tx)
             .await?;
-        Ok(row.try_get(0)?)
+        Ok(count)
     }
 
     async fn count_items(
@@ -567,25 +561,23 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         list: i64,
     ) -> Result<i64, StoreError> {
-        self.queries.inc();
-        let row = sqlx::query("SELECT COUNT(*) FROM ITEM WHERE LIST_ID = ? AND DELETED = 0")
+        let count = self
+            .sql_scalar("SELECT COUNT(*) FROM ITEM WHERE LIST_ID = ? AND DELETED = 0")
             .bind(list)
             .fetch_one(&mut **tx)
             .await?;
-        Ok(row.try_get(0)?)
+        Ok(count)
     }
 
     /// A live item, read outside any transaction.
     async fn live_item(&self, id: i64) -> Result<ItemRow, StoreError> {
-        self.queries.inc();
-        let row = sqlx::query(&format!(
+        self.sql_as(&format!(
             "SELECT {ITEM_COLUMNS} FROM ITEM WHERE ID = ? AND DELETED = 0"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::ItemNotFound)?;
-        Ok(item_row(&row)?)
+        .ok_or(StoreError::ItemNotFound)
     }
 
     /// A live item, read inside a write transaction.
@@ -594,14 +586,12 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         id: i64,
     ) -> Result<ItemRow, StoreError> {
-        self.queries.inc();
-        let row = sqlx::query(&format!(
+        self.sql_as(&format!(
             "SELECT {ITEM_COLUMNS} FROM ITEM WHERE ID = ? AND DELETED = 0"
         ))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?
-        .ok_or(StoreError::ItemNotFound)?;
-        Ok(item_row(&row)?)
+        .ok_or(StoreError::ItemNotFound)
     }
 }

@@ -8,7 +8,12 @@
 //!
 //! * the page is plain modern JavaScript, no framework and no build step,
 //!   and every asset is compiled into the binary (`include_str!`), so the
-//!   image is one file and cannot drift from the code;
+//!   image is one file and cannot drift from the code; the assets carry
+//!   ETags and answer revalidations with 304 ([`service_kit::assets`]), and
+//!   are gzipped when the browser asks (tower-http's compression layer);
+//! * the security headers (the content security policy, `nosniff`, no
+//!   referrer) are set once, on every response, by tower-http's
+//!   response-header layer;
 //! * `SERVER_URI` is read once at start-up (host[:port] as the article's
 //!   ConfigMap holds it, or a full URL) and turned into the GraphQL URL;
 //!   the page learns where to send GraphQL from `/config.js`, a one-line
@@ -31,15 +36,19 @@
 pub mod proxy;
 
 use std::future::Future;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use service_kit::assets::Asset;
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use url::Url;
 
 /// The frontend's settings. Every one is a flag and an environment variable.
@@ -96,7 +105,8 @@ pub enum GraphqlMode {
     Direct,
 }
 
-/// Everything that stops the frontend.
+/// Why the frontend could not start or stopped serving. Request errors
+/// are the forwarder's ([`proxy`]), never this.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("SERVER_URI `{uri}` cannot be used: {reason}")]
@@ -136,9 +146,24 @@ pub fn graphql_url(server_uri: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
-const INDEX_HTML: &str = include_str!("../assets/index.html");
-const APP_JS: &str = include_str!("../assets/app.js");
-const STYLE_CSS: &str = include_str!("../assets/style.css");
+static INDEX_HTML: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        include_str!("../assets/index.html"),
+        "text/html; charset=utf-8",
+    )
+});
+static APP_JS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        include_str!("../assets/app.js"),
+        "text/javascript; charset=utf-8",
+    )
+});
+static STYLE_CSS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        include_str!("../assets/style.css"),
+        "text/css; charset=utf-8",
+    )
+});
 
 /// Where the page sends GraphQL, settled at start-up.
 #[derive(Debug, Clone)]
@@ -174,10 +199,32 @@ impl Backend {
     }
 }
 
+/// What the handlers share; built by [`AppState::new`].
+#[derive(Debug, Clone)]
+pub struct AppState {
+    kit: Kit,
+    backend: Backend,
+    max_body_bytes: usize,
+}
+
+impl AppState {
+    /// The backend `config` names, and a kit that is ready at once: the
+    /// page itself reports an unreachable backend (readiness must not
+    /// depend on the backend, or a backend outage would take the page, and
+    /// its explanation, away too).
+    pub fn new(config: &Config) -> Result<Self, Error> {
+        Ok(Self {
+            kit: Kit::new(true, |_| {}),
+            backend: Backend::from_config(config)?,
+            max_body_bytes: config.service.max_body_bytes,
+        })
+    }
+}
+
 /// The router: assets, `/config.js`, `/graphql` (proxy mode), index.html
 /// for every other GET, and service-kit's probes and metrics.
-pub fn app(kit: &Kit, backend: &Backend, max_body_bytes: usize) -> Router {
-    let (page_url, connect_src) = match backend {
+pub fn app(state: AppState) -> Router {
+    let (page_url, connect_src) = match &state.backend {
         Backend::Proxy(_) => ("/graphql".to_owned(), "'self'".to_owned()),
         Backend::Direct(url) => (
             url.to_string(),
@@ -205,83 +252,62 @@ pub fn app(kit: &Kit, backend: &Backend, max_body_bytes: usize) -> Router {
     let mut routes = Router::new()
         .route(
             "/config.js",
-            get(move || async move { asset("text/javascript; charset=utf-8", config_js, true) }),
+            // Never cached: it changes when the deployment's SERVER_URI does.
+            get(move || async move {
+                (
+                    [
+                        (
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("text/javascript; charset=utf-8"),
+                        ),
+                        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                    ],
+                    config_js,
+                )
+            }),
         )
         .route(
             "/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS, false) }),
+            get(|headers: HeaderMap| async move { APP_JS.respond(&headers) }),
         )
         .route(
             "/style.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS, false) }),
+            get(|headers: HeaderMap| async move { STYLE_CSS.respond(&headers) }),
         )
         .fallback(index);
-    if let Backend::Proxy(forwarder) = backend {
+    if let Backend::Proxy(forwarder) = &state.backend {
         routes = routes.merge(
             Router::new()
                 .route("/graphql", post(proxy::graphql))
-                .layer(DefaultBodyLimit::max(max_body_bytes))
+                .layer(DefaultBodyLimit::max(state.max_body_bytes))
                 .with_state(forwarder.clone()),
         );
     }
-    kit.wrap(routes).layer(axum::middleware::from_fn(
-        move |req: axum::extract::Request, next: axum::middleware::Next| {
-            let csp = csp.clone();
-            async move {
-                let mut response = next.run(req).await;
-                let headers = response.headers_mut();
-                headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-                headers.insert(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                );
-                headers.insert(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                );
-                response
-            }
-        },
-    ))
-}
-
-/// A text asset. `config.js` must never be cached: it changes when the
-/// deployment's SERVER_URI does, while the code assets only change with the
-/// binary (a short max-age keeps rollouts visible within a minute).
-fn asset(content_type: &'static str, body: impl Into<String>, no_store: bool) -> Response {
-    let cache = if no_store {
-        "no-store"
-    } else {
-        "public, max-age=60"
-    };
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-        ],
-        body.into(),
-    )
-        .into_response()
+    let routes = routes.layer(CompressionLayer::new().gzip(true));
+    state
+        .kit
+        .wrap(routes)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            csp,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
 }
 
 /// index.html for every GET that no other route matched (a single-page
 /// app: `/lists/3` reloads to the board); 404 for anything else.
-async fn index(method: Method, uri: Uri) -> Response {
+async fn index(method: Method, headers: HeaderMap) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return StatusCode::NOT_FOUND.into_response();
     }
-    tracing::debug!(path = uri.path(), "serving index.html");
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
-        INDEX_HTML,
-    )
-        .into_response()
+    INDEX_HTML.respond(&headers)
 }
 
 /// Serve the frontend on `listener` until `shutdown` completes.
@@ -290,16 +316,11 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let backend = Backend::from_config(&config)?;
-    // Nothing to wait for: the page itself reports an unreachable backend
-    // (readiness must not depend on the backend, or a backend outage would
-    // take the page, and its explanation, away too).
-    let kit = Kit::new(true, |_| {});
-    let app = app(&kit, &backend, config.service.max_body_bytes);
-    service_kit::serve(
+    let state = AppState::new(&config)?;
+    let kit = state.kit.clone();
+    kit.serve(
         listener,
-        app,
-        kit.readiness.clone(),
+        app(state),
         config.service.shutdown_grace,
         shutdown,
     )

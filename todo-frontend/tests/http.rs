@@ -339,3 +339,45 @@ async fn refuses_an_unusable_server_uri() {
             .contains("GRAPHQL_MODE=direct")
     );
 }
+
+#[tokio::test]
+async fn assets_revalidate_with_etags_compress_and_carry_the_security_headers() {
+    let server = start("backend.example:8081").await;
+    let client = reqwest::Client::new();
+    for path in ["/", "/app.js", "/style.css"] {
+        let response = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        assert_eq!(headers["cache-control"], "no-cache", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert!(headers.contains_key("content-security-policy"), "{path}");
+        let plain = response.bytes().await.unwrap();
+        assert!(!plain.is_empty(), "{path}");
+
+        // Same tag: a bodiless 304.
+        let etag = headers["etag"].to_str().unwrap().to_owned();
+        assert!(etag.starts_with("W/\""), "{etag}");
+        let response = client
+            .get(server.url(path))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 304, "{path}");
+        assert!(response.bytes().await.unwrap().is_empty(), "{path}");
+
+        // gzip when asked; reqwest here does not decompress.
+        let response = client
+            .get(server.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-encoding"], "gzip", "{path}");
+        let compressed = response.bytes().await.unwrap();
+        assert_eq!(&compressed[..2], &[0x1f, 0x8b], "{path}");
+        assert!(compressed.len() < plain.len(), "{path}");
+    }
+    server.stop().await.unwrap();
+}
