@@ -63,8 +63,10 @@ for name in "${names[@]}"; do
   say "$name (arm64, qemu) on 127.0.0.1:$port"
   # Only what every service needs to start without its peers; the request
   # is the liveness probe, which depends on nothing outside the process.
+  # (todo-frontend requires its back end's address, SERVER_URI, at start;
+  # nothing listens there, and liveness does not ask it.)
   env -i PATH=/usr/bin:/bin HOME="$work" PORT="$port" BIND_ADDR=127.0.0.1 \
-    LOG_DIR="$work/$name-data" SQLITE_FILE="$work/$name-data/todo.db" \
+    LOG_DIR="$work/$name-data" SQLITE_FILE="$work/$name-data/todo.db" SERVER_URI=127.0.0.1:9 \
     qemu-aarch64-static -L "$root" "$bin" >"$work/$name.log" 2>&1 &
   pid=$!
   code=""
