@@ -54,6 +54,12 @@ for name in "${names[@]}"; do
   "$ENGINE" export "$cid" | tar -x -C "$root" 2>/dev/null
   "$ENGINE" rm "$cid" >/dev/null
   bin="$root/usr/local/bin/$name"
+  # The runtime layer must be the arm64 variant of the base image too: an
+  # amd64 base under an arm64 config has no arm64 loader to run anything.
+  if [ ! -e "$root/lib/ld-linux-aarch64.so.1" ]; then
+    echo "arm64-smoke: $ref has no /lib/ld-linux-aarch64.so.1 (an amd64 runtime base?)" >&2
+    failures=$((failures + 1)); continue
+  fi
   if command -v file >/dev/null && ! file -b "$bin" | grep -q "ARM aarch64"; then
     echo "arm64-smoke: $bin is not an aarch64 executable" >&2; failures=$((failures + 1)); continue
   fi
