@@ -96,15 +96,24 @@ multi=0
 if [ "${#plats[@]}" -gt 1 ]; then multi=1; fi
 
 declare -A seconds
+plat_seconds=()
 start_all=$(date +%s)
 refs=()
-for name in "${images[@]}"; do
-  ref="$REGISTRY/$name:$tag"
-  for plat in "${plats[@]:-}"; do
-    arch=${plat#*/}; arch=${arch%%/*}
+# Platform by platform, every image of one platform before the next: the
+# build stages' cache mount (cargo's target directory) is shared by both
+# targets, and the build stage touches every source file that differs from
+# the last build of its target. Alternating platforms image by image made
+# each switch look like a change to every crate (about 1 min 20 s of
+# recompiling per image); in this order the workspace compiles once per
+# platform and every further image of it is a cache hit.
+for plat in "${plats[@]:-}"; do
+  arch=${plat#*/}; arch=${arch%%/*}
+  plat_args=()
+  if [ -n "$plat" ]; then plat_args=(--platform "$plat"); fi
+  t_plat=$(date +%s)
+  for name in "${images[@]}"; do
+    ref="$REGISTRY/$name:$tag"
     out=$ref
-    plat_args=()
-    if [ -n "$plat" ]; then plat_args=(--platform "$plat"); fi
     if [ "$multi" -eq 1 ]; then out="$ref-$arch"; fi
     echo "== build-images: $out ($engine${plat:+, $plat})"
     t0=$(date +%s)
@@ -115,6 +124,10 @@ for name in "${images[@]}"; do
     refs+=("$out")
     if [ "$multi" -eq 1 ] && [ "$arch" = "$native" ]; then "$engine" tag "$out" "$ref"; fi
   done
+  plat_seconds+=("${plat:-$native}=$(( $(date +%s) - t_plat ))")
+done
+for name in "${images[@]}"; do
+  ref="$REGISTRY/$name:$tag"
   if [ "$alias" != "$tag" ] && "$engine" image inspect "$ref" >/dev/null 2>&1; then
     "$engine" tag "$ref" "$REGISTRY/$name:$alias"
   fi
@@ -127,5 +140,9 @@ printf '%-56s %-6s %10s %8s\n' IMAGE ARCH SIZE BUILD
 for ref in "${refs[@]}"; do
   read -r bytes arch < <("$engine" image inspect --format '{{.Size}} {{.Architecture}}' "$ref")
   printf '%-56s %-6s %7.1f MB %7ss\n' "$ref" "$arch" "$(awk "BEGIN{print $bytes/1000000}")" "${seconds[$ref]}"
+done
+for p in "${plat_seconds[@]}"; do
+  s=${p#*=}
+  printf 'build time %s: %dm%02ds\n' "${p%%=*}" $((s / 60)) $((s % 60))
 done
 printf 'total build time: %dm%02ds\n' $((total / 60)) $((total % 60))

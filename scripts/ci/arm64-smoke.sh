@@ -54,6 +54,12 @@ for name in "${names[@]}"; do
   "$ENGINE" export "$cid" | tar -x -C "$root" 2>/dev/null
   "$ENGINE" rm "$cid" >/dev/null
   bin="$root/usr/local/bin/$name"
+  # The runtime layer must be the arm64 variant of the base image too: an
+  # amd64 base under an arm64 config has no arm64 loader to run anything.
+  if [ ! -e "$root/lib/ld-linux-aarch64.so.1" ]; then
+    echo "arm64-smoke: $ref has no /lib/ld-linux-aarch64.so.1 (an amd64 runtime base?)" >&2
+    failures=$((failures + 1)); continue
+  fi
   if command -v file >/dev/null && ! file -b "$bin" | grep -q "ARM aarch64"; then
     echo "arm64-smoke: $bin is not an aarch64 executable" >&2; failures=$((failures + 1)); continue
   fi
@@ -63,8 +69,10 @@ for name in "${names[@]}"; do
   say "$name (arm64, qemu) on 127.0.0.1:$port"
   # Only what every service needs to start without its peers; the request
   # is the liveness probe, which depends on nothing outside the process.
+  # (todo-frontend requires its back end's address, SERVER_URI, at start;
+  # nothing listens there, and liveness does not ask it.)
   env -i PATH=/usr/bin:/bin HOME="$work" PORT="$port" BIND_ADDR=127.0.0.1 \
-    LOG_DIR="$work/$name-data" SQLITE_FILE="$work/$name-data/todo.db" \
+    LOG_DIR="$work/$name-data" SQLITE_FILE="$work/$name-data/todo.db" SERVER_URI=127.0.0.1:9 \
     qemu-aarch64-static -L "$root" "$bin" >"$work/$name.log" 2>&1 &
   pid=$!
   code=""

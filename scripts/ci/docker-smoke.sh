@@ -30,7 +30,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 say() { printf '\n== docker-smoke: %s\n' "$*"; }
 started=$(date +%s)
 
-if [ ! -x /usr/bin/dockerd ] || [ ! -x /usr/bin/docker ]; then
+# (dockerd is in /usr/sbin; the client the package installs is /usr/bin/docker)
+if ! [ -x /usr/sbin/dockerd ] || ! [ -x /usr/bin/docker ]; then
   say "installing Debian's docker.io"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends docker.io >/dev/null
@@ -57,7 +58,7 @@ trap cleanup EXIT
 
 if ! $DOCKER info >/dev/null 2>&1; then
   say "starting dockerd (vfs, no iptables, no bridge)"
-  $SUDO dockerd --storage-driver=vfs --iptables=false --bridge=none >"$work/dockerd.log" 2>&1 &
+  $SUDO /usr/sbin/dockerd --storage-driver=vfs --iptables=false --bridge=none >"$work/dockerd.log" 2>&1 &
   dockerd_pid=$!
   for _ in $(seq 1 60); do $DOCKER info >/dev/null 2>&1 && break; sleep 0.5; done
   $DOCKER info >/dev/null 2>&1 || { tail -n 30 "$work/dockerd.log"; echo "docker-smoke: dockerd did not start" >&2; exit 1; }
