@@ -59,7 +59,7 @@
 //!    [`Kit::serve`] (readiness drops and in-flight requests drain when
 //!    `shutdown` completes):
 //!
-//!    ```ignore
+//!    ```text
 //!    let state = AppState::new(&config)?;
 //!    let kit = state.kit.clone();
 //!    kit.serve(listener, app(state), config.service.shutdown_grace, shutdown)
@@ -75,7 +75,7 @@
 //!    answers the `healthcheck` subcommand, sets up telemetry, binds the
 //!    listener and turns an error into exit code 1:
 //!
-//!    ```ignore
+//!    ```text
 //!    #[tokio::main]
 //!    async fn main() -> ExitCode {
 //!        let config = relay::Config::parse();
