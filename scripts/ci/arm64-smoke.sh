@@ -71,9 +71,24 @@ for name in "${names[@]}"; do
   # is the liveness probe, which depends on nothing outside the process.
   # (todo-frontend requires its back end's address, SERVER_URI, at start;
   # nothing listens there, and liveness does not ask it.)
+  # appcoup starts its two programs from BIN_DIR: under qemu-user, an
+  # emulated process cannot exec another arm64 binary directly (there is no
+  # binfmt_misc handler here), so it gets one-line wrappers that start each
+  # program from the image under qemu too. The request then goes through
+  # appcoup's echo, as in the one-image container.
+  extra=()
+  if [ "$name" = appcoup ]; then
+    mkdir -p "$work/appcoup-bin"
+    for prog in generator echo; do
+      printf '#!/bin/sh\nexec qemu-aarch64-static -L "%s" "%s/usr/local/bin/%s" "$@"\n' "$root" "$root" "$prog" \
+        >"$work/appcoup-bin/$prog"
+      chmod +x "$work/appcoup-bin/$prog"
+    done
+    extra=(BIN_DIR="$work/appcoup-bin" DATA_DIR="$work/$name-data" GENERATOR_PORT="$(free_port)")
+  fi
   env -i PATH=/usr/bin:/bin HOME="$work" PORT="$port" BIND_ADDR=127.0.0.1 \
     LOG_DIR="$work/$name-data" SQLITE_FILE="$work/$name-data/todo.db" SERVER_URI=127.0.0.1:9 \
-    qemu-aarch64-static -L "$root" "$bin" >"$work/$name.log" 2>&1 &
+    "${extra[@]}" qemu-aarch64-static -L "$root" "$bin" >"$work/$name.log" 2>&1 &
   pid=$!
   code=""
   for _ in $(seq 1 40); do
