@@ -11,8 +11,11 @@
 #      Containerfile, runs it with --network host, and waits until docker's
 #      own health status (the image's HEALTHCHECK, scheduled by dockerd, no
 #      systemd involved) is `healthy`;
-#   4. removes its container, image and build cache, and stops the dockerd
-#      it started.
+#   4. removes its container and image, and stops the dockerd it started.
+#      The build cache (cargo's registry and target directory in BuildKit's
+#      cache mounts) and the base images stay, so the next run compiles only
+#      what changed, as the podman builds do; DOCKER_SMOKE_PRUNE=1 removes
+#      them too (`docker builder prune -af` frees the cache by hand).
 #
 # Debian's client is used on purpose (/usr/bin/docker): a newer docker CLI
 # earlier on the PATH needs the buildx plugin for BuildKit builds.
@@ -46,8 +49,10 @@ ref=""
 cleanup() {
   [ -n "$ctr" ] && $DOCKER rm -f "$ctr" >/dev/null 2>&1 || true
   [ -n "$ref" ] && $DOCKER rmi -f "$ref" >/dev/null 2>&1 || true
-  $DOCKER builder prune -af >/dev/null 2>&1 || true
-  $DOCKER rmi -f "$RUST_IMAGE" "$RUNTIME_IMAGE" >/dev/null 2>&1 || true
+  if [ "${DOCKER_SMOKE_PRUNE:-0}" = 1 ]; then
+    $DOCKER builder prune -af >/dev/null 2>&1 || true
+    $DOCKER rmi -f "$RUST_IMAGE" "$RUNTIME_IMAGE" >/dev/null 2>&1 || true
+  fi
   if [ -n "$dockerd_pid" ]; then
     $SUDO kill "$dockerd_pid" 2>/dev/null || true
     wait "$dockerd_pid" 2>/dev/null || true
