@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use message_chain::{LogFileArgs, Upstream};
 use service_kit::ServiceArgs;
-use service_kit::test_server::TestServer;
+use service_kit::test_server::{TestServer, closed_port};
 use tokio::net::TcpListener;
 
 /// A relay under test, forwarding to `sink_url`, with its log file in a
@@ -106,15 +106,6 @@ fn lines(path: &Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-/// A port that had a listener a moment ago and has none now.
-async fn closed_port() -> std::net::SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
 }
 
 /// What a recording far end saw.

@@ -13,7 +13,7 @@ use message_chain::{LogFileArgs, Upstream};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use service_kit::ServiceArgs;
-use service_kit::test_server::{TestProcess, TestServer};
+use service_kit::test_server::{TestProcess, TestServer, closed_port};
 use tokio::net::TcpListener;
 
 /// What the sender under test talks to: a real relay in front of a real
@@ -171,15 +171,6 @@ fn lines(path: &Path) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
-}
-
-/// A port that had a listener a moment ago and has none now.
-async fn closed_port() -> std::net::SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
 }
 
 #[tokio::test]

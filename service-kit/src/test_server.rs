@@ -125,3 +125,13 @@ impl TestProcess {
         format!("http://{}{path}", self.addr)
     }
 }
+
+/// An address on 127.0.0.1 that had a listener a moment ago and has none
+/// now: what a test hands a service as a peer that refuses connections.
+#[allow(clippy::expect_used)] // test support: a failure here is the test's failure
+pub async fn closed_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .and_then(|listener| listener.local_addr())
+        .expect("cannot bind a loopback port")
+}

@@ -21,8 +21,16 @@ async fn fill(browser: &Browser, id: &str, text: &str) {
     field.send_keys(text).await.unwrap();
 }
 
-/// The result box's text once it shows something other than `Running…`.
-async fn result(browser: &Browser) -> String {
+/// Press Run, then read the result box once it shows something other than
+/// `Running…`.
+async fn run(browser: &Browser) -> String {
+    browser
+        .find(Locator::Id("run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     eventually("a result on the page", || async {
         let text = browser
             .find(Locator::Id("result"))
@@ -51,14 +59,7 @@ async fn the_query_page_runs_mutations_and_queries_offline() {
     )
     .await;
     fill(&browser, "variables", r#"{"name": "Groceries"}"#).await;
-    browser
-        .find(Locator::Id("run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let created: Value = serde_json::from_str(&result(&browser).await).unwrap();
+    let created: Value = serde_json::from_str(&run(&browser).await).unwrap();
     assert_eq!(created["data"]["createList"]["name"], "Groceries");
     assert_eq!(created["data"]["createList"]["position"], 0);
 
@@ -70,27 +71,13 @@ async fn the_query_page_runs_mutations_and_queries_offline() {
 
     // Bad variables are reported on the page, not sent.
     fill(&browser, "variables", "{not json").await;
-    browser
-        .find(Locator::Id("run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let shown = result(&browser).await;
+    let shown = run(&browser).await;
     assert!(shown.contains("not valid JSON"), "{shown}");
 
     // A GraphQL error comes back as the result (HTTP 200, `errors`).
     fill(&browser, "variables", "{}").await;
     fill(&browser, "query", "mutation { deleteList(id: \"999\") }").await;
-    browser
-        .find(Locator::Id("run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let failed: Value = serde_json::from_str(&result(&browser).await).unwrap();
+    let failed: Value = serde_json::from_str(&run(&browser).await).unwrap();
     assert_eq!(failed["errors"][0]["message"], "List Not Found");
 
     browser.close().await;
