@@ -1,69 +1,70 @@
 #!/usr/bin/env python3
-"""What no general tool knows about these manifests: how they fit together
-and with our binaries.
+"""What no general tool knows about these manifests: how their objects fit
+together, and how they fit our binaries.
 
-scripts/check-k8s.sh runs three well-kept tools before this script:
-kubernetes-validate (each object against the strict Kubernetes schema),
-yamllint, and checkov (hardening: non-root, no privilege escalation,
-read-only root file system, capabilities, seccomp, host namespaces, service
-account tokens, requests and limits, liveness and readiness probes, image
-tags; skip list in .checkov.yaml). Each of them sees one object at a time
-and knows nothing about our programs. This script checks only what needs
-both, in the output of `kubectl kustomize`, one entry point at a time:
+scripts/check-k8s.sh runs well-kept tools before this script, each over one
+object at a time:
+
+  * kubernetes-validate: every object against the strict Kubernetes schema
+    of the oldest and the newest version we support.
+  * yamllint (.yamllint).
+  * checkov: its hardening checks (non-root, no privilege escalation,
+    read-only root file system, capabilities, seccomp, host namespaces,
+    service account tokens, requests and limits, probes, image tags; the
+    skip list with reasons is .checkov.yaml), and this project's
+    conventions as YAML policies in scripts/checkov-policies/:
+    runAsNonRoot, the app.kubernetes.io labels, images that carry a
+    registry, MySQL's subPath, and what the seeds (the tutorials' own
+    manifests) fix: names, selectors, ports, replica counts, keys.
+
+This script checks only what needs two objects, or an object and our
+binary, in the output of `kubectl kustomize`, one entry point at a time:
 
   * wiring: every service URL in an env var (…_URL, …_URI, DB_HOST,
     REDIS_HOST, POSTGRES_HOST, CONTROLLER_UPSTREAM, comma-separated lists)
     names a Service of the render on one of its ports, or a port of the
     same pod for localhost; browser-facing URLs name a NodePort or an
-    Ingress host; `CONTROLLER_PORT` is the nodePort (or podman hostPort)
+    Ingress host, and which ones are browser-facing depends on the proxy
+    switches (GRAPHQL_MODE, CONTROLLER_MODE), so those must be set to a
+    value we know; `CONTROLLER_PORT` is the nodePort (or podman hostPort)
     that reaches the controller; every Service selects pods and its
-    targetPorts are their containerPorts; NodePorts are unique and in range;
-    ConfigMap/Secret keys, PVCs, HPA targets, PDB and NetworkPolicy
-    selectors, NetworkPolicy named ports and Ingress backends resolve. A
-    misspelt name here is a pod that never gets ready, or requests that go
-    nowhere, and no schema can see it.
+    targetPorts are their containerPorts; nodePorts are unique and in
+    range; ConfigMap/Secret keys, PVCs, pull secrets, HPA targets (which
+    must not set replicas), PDB and NetworkPolicy selectors, NetworkPolicy
+    named ports and Ingress backends resolve. A misspelt name here is a pod
+    that never gets ready, or requests that go nowhere.
   * the binaries: each of our images' binaries is asked `describe` (the
     service-kit subcommand that prints its port, probe and metrics paths);
     every containerPort is the port it listens on (PORT, else what describe
     says), and liveness and readiness probes use its liveness and readiness
     paths (not each other's: liveness on /readyz restarts draining pods).
-    Then each binary is started on 127.0.0.1 and every path the
-    manifests name is requested for real: probe paths (liveness must answer
-    200, readiness 200 or 503), the scrape path, and the path of every URL
-    that leads to it through a Service or localhost (the relay's SINK_URL
-    path /sink.php asks the sink: anything but 404 means the route exists).
-    Nothing is read from the crates' source.
+    Then each binary is started on 127.0.0.1 and every path the manifests
+    name is requested for real: probe paths (liveness must answer 200,
+    readiness 200 or 503), the scrape path, and the path of every URL that
+    leads to it through a Service or localhost (the relay's SINK_URL path
+    /sink.php asks the sink: anything but 404 means the route exists).
+    Scrape annotations and PodMonitors name a port where one of our
+    binaries serves /metrics. Nothing is read from the crates' source.
   * shutdown: terminationGracePeriodSeconds exceeds preStop sleep +
     SHUTDOWN_GRACE, so the drain finishes before the kubelet's SIGKILL;
     POD_IP comes from the downward API (the chain's log files are named
-    after it).
-  * project conventions: the proxy switches (GRAPHQL_MODE, CONTROLLER_MODE)
-    are set explicitly to a value the binary knows; scrape annotations and
-    PodMonitors (a Custom Resource with no bundled schema: its fields are
-    checked against the subset of the CRD we use) name a real /metrics
-    port; MySQL's data volume uses a subPath (ext4's lost+found breaks its
-    first start); images were rewritten by k8s/images (carry a registry);
-    runAsNonRoot is true (the restricted Pod Security Standard asks for it;
-    checkov accepts a non-zero runAsUser instead);
-    the app.kubernetes.io labels; the podman renders drop liveness probes
-    and POD_IP, which `podman kube play` cannot run; and the seeds' names,
-    labels, replica counts and values are kept.
+    after it), except in the podman renders, which also drop the liveness
+    probes: `podman kube play` can run neither.
+  * PodMonitors, a Custom Resource kubernetes-validate has no schema for,
+    are validated here against scripts/schemas/ (the part of the Prometheus
+    Operator's CRD we use, strict) with jsonschema.
 
-Why these and nothing else: each one needs two objects, or an object and
-our binary, or knowledge of this project (the seeds, the podman runs, the
-proxy switches), which a schema or a per-object policy cannot have. What a
-tool can check was moved to it: the hardening, resources, probes' presence
-and image tags to checkov; the tables of routes and default ports, and the
-regexes over the crates' source that kept them honest, gave way to
-`describe` and to requests to the running binaries.
+What the API server refuses on its own (a workload whose selector misses
+its template, a volumeMount without a volume) is left to it.
 
 Usage:
   k8s_consistency.py [--binaries DIR [--require-binaries]] [--podman NAME] NAME=RENDERED.yaml ...
   k8s_consistency.py --self-test RENDERED-ALL-COMPONENTS.yaml [--binaries DIR] [--checkov CMD...]
 
 The self-test plants known mistakes in copies of a render and requires each
-to be caught by the tool that owns it (this script, or checkov); it prints
-which one caught it. Exit status 0 when every check passes, 1 otherwise.
+to be caught by the tool that owns it (this script, or a checkov check or
+policy); it prints which one caught it. Exit status 0 when every check
+passes, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -85,25 +86,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import jsonschema
 import yaml
 
 #: The images built from this workspace (their binaries answer `describe`).
-OUR_IMAGES = {
-    "sender",
-    "relay",
-    "sink",
-    "portal-model",
-    "portal-controller",
-    "todo-backend",
-    "todo-frontend",
-    "generator",
-    "echo",
-    "appcoup",
-    "vote",
-    "worker",
-    "result",
-}
-
+OUR_IMAGES = {"sender", "relay", "sink", "portal-model", "portal-controller", "todo-backend", "todo-frontend",
+              "generator", "echo", "appcoup", "vote", "worker", "result"}
 #: Third-party images and the port they listen on.
 OTHER_IMAGES = {"mongo": 27017, "mysql": 3306, "redis": 6379, "postgres": 5432}
 
@@ -117,70 +105,15 @@ HOST_VARS = {"DB_HOST": 3306, "REDIS_HOST": 6379, "POSTGRES_HOST": 5432}
 SCHEME_PORTS = {"http": 80, "https": 443, "mongodb": 27017, "mysql": 3306}
 #: The port the browser uses to reach another container of the same pod.
 BROWSER_PORT_VARS = {"CONTROLLER_PORT": "portal-controller"}
-#: The proxy/direct switches: image -> (env var, values, the URL var that is
-#: browser-facing only in "direct" mode). Set explicitly, so the YAML shows
-#: which design runs.
-MODE_VARS = {
-    "todo-frontend": ("GRAPHQL_MODE", {"proxy", "direct"}, "SERVER_URI"),
-    "portal-model": ("CONTROLLER_MODE", {"proxy", "direct"}, "CONTROLLER_URL"),
-}
-
-#: The PodMonitor (monitoring.coreos.com/v1) fields we use: a subset of the
-#: Prometheus Operator's CRD, which kubernetes-validate does not bundle.
-PODMONITOR_SPEC_FIELDS = {
-    "selector",
-    "namespaceSelector",
-    "podMetricsEndpoints",
-    "jobLabel",
-    "podTargetLabels",
-    "sampleLimit",
-    "targetLimit",
-}
-PODMONITOR_ENDPOINT_FIELDS = {
-    "port",
-    "portNumber",
-    "path",
-    "interval",
-    "scrapeTimeout",
-    "scheme",
-    "honorLabels",
-    "relabelings",
-    "metricRelabelings",
-}
+#: The proxy/direct switches: image -> (env var, the URL var that is
+#: browser-facing only in "direct" mode).
+MODE_VARS = {"todo-frontend": ("GRAPHQL_MODE", "SERVER_URI"), "portal-model": ("CONTROLLER_MODE", "CONTROLLER_URL")}
+MODES = {"proxy", "direct"}
 
 EXTERNAL_SECRETS = {"regcred"}  # image pull secret created out of band (components/regcred)
-RECOMMENDED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
-
-#: What the seeds (the tutorials' own manifests) fix.
-SEED_SERVICES = {
-    "relay-svc": {"selector": {"app": "3-level-demo", "role": "relay"}, "port": 80},
-    "sink-svc": {"selector": {"app": "3-level-demo", "role": "sink"}, "port": 80},
-    "portal-service": {"selector": {"app": "tool-portal"}, "nodePorts": {30000, 30100}},
-    "mysql": {"selector": {"app": "to-do-app", "tier": "mysql"}, "port": 3306, "headless": True},
-    "to-do-app-backend": {"selector": {"app": "to-do-app", "tier": "backend"}, "port": 80},
-    "to-do-app-frontend": {"selector": {"app": "to-do-app", "tier": "frontend"}, "port": 80},
-    "vote": {"selector": {"app": "voting-app", "tier": "vote"}, "nodePorts": {31000}},
-    "result": {"selector": {"app": "voting-app", "tier": "result"}, "nodePorts": {31001}},
-    "redis": {"selector": {"app": "voting-app", "tier": "redis"}, "port": 6379},
-    "db": {"selector": {"app": "voting-app", "tier": "db"}, "port": 5432},
-}
-SEED_REPLICAS = {
-    "senders": 3,
-    "relays": 2,
-    "sinks": 3,
-    "tool-portal-pods": 1,
-    "mysql": 1,
-    "to-do-app-backend": 2,
-    "to-do-app-frontend": 2,
-}
-SEED_ENV = {("senders", "RELAY_URL"): "relay-svc/relay.php", ("relays", "SINK_URL"): "sink-svc/sink.php"}
-SEED_KEYS = {
-    ("ConfigMap", "db-conf"): {"host", "name"},
-    ("ConfigMap", "backend-conf"): {"server-uri"},
-    ("Secret", "db-credentials"): {"username", "password"},
-    ("Secret", "db-root-credentials"): {"password"},
-}
+#: JSON schemas of the Custom Resources we use, by kind.
+SCHEMAS = {"PodMonitor": Path(__file__).parent / "schemas" / "podmonitor-monitoring.coreos.com-v1.json"}
 
 
 @dataclass
@@ -202,16 +135,20 @@ class Report:
 # --------------------------------------------------------------------------
 
 
+def short_name(c: dict) -> str:
+    """A container's image without registry and tag: `registry/x/relay:0.1.0` -> `relay`."""
+    return c.get("image", "").split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[0]
+
+
 @dataclass
 class PodTemplate:
     owner: str  # "Deployment/relays"
     labels: dict
     annotations: dict
     spec: dict
-    workload: dict
 
-    def containers(self, init: bool = False) -> list[dict]:
-        return list(self.spec.get("containers") or []) + list((self.spec.get("initContainers") or []) if init else [])
+    def containers(self) -> list[dict]:
+        return list(self.spec.get("containers") or [])
 
     def ports(self) -> list[tuple[dict, dict]]:
         return [(c, p) for c in self.containers() for p in c.get("ports") or []]
@@ -229,15 +166,14 @@ class Rendered:
             if kind in WORKLOAD_KINDS:
                 meta, spec = d["spec"]["template"].get("metadata") or {}, d["spec"]["template"]["spec"]
             if spec is not None:
-                self.pods.append(
-                    PodTemplate(f"{kind}/{name}", meta.get("labels") or {}, meta.get("annotations") or {}, spec, d)
-                )
+                self.pods.append(PodTemplate(f"{kind}/{name}", meta.get("labels") or {},
+                                             meta.get("annotations") or {}, spec))
 
     def get(self, kind: str, name: str) -> dict | None:
         return self.by_kind.get(kind, {}).get(name)
 
-    def services(self) -> list[dict]:
-        return list(self.by_kind.get("Service", {}).values())
+    def all(self, kind: str) -> list[dict]:
+        return list(self.by_kind.get(kind, {}).values())
 
     def pods_matching(self, selector: dict) -> list[PodTemplate]:
         return [p for p in self.pods if selector_matches(selector, p.labels)]
@@ -252,17 +188,10 @@ def selector_matches(selector: dict, labels: dict) -> bool:
     for e in selector.get("matchExpressions") or []:
         key, op, values = e["key"], e["operator"], e.get("values") or []
         ok = {"In": labels.get(key) in values, "NotIn": labels.get(key) not in values}.get(
-            op, (key in labels) == (op == "Exists")
-        )
+            op, (key in labels) == (op == "Exists"))
         if not ok:
             return False
     return True
-
-
-def image_short_name(image: str) -> tuple[str, str | None]:
-    """`registry.example.com/x/relay:0.1.0` -> ("relay", "0.1.0")."""
-    name, _, tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")
-    return name, (tag or None)
 
 
 def port_matches(target, cport: dict) -> bool:
@@ -431,11 +360,11 @@ def check_served(bins: Binaries, rep: Report, where: str, image: str, path: str,
 
 
 # --------------------------------------------------------------------------
-# Wiring
+# Wiring, ports, probes and shutdown
 # --------------------------------------------------------------------------
 
 
-def resolve_env(r: Rendered, pod: PodTemplate, c: dict, rep: Report) -> dict[str, str | None]:
+def resolve_env(r: Rendered, where: str, c: dict, rep: Report) -> dict[str, str | None]:
     """Env values as the container will see them (None: not known from the
     render); every ConfigMap/Secret key reference must resolve."""
     out: dict[str, str | None] = {}
@@ -447,25 +376,19 @@ def resolve_env(r: Rendered, pod: PodTemplate, c: dict, rep: Report) -> dict[str
                 ref = src[key]
                 obj = r.get(kind, ref["name"]) or {}
                 data = dict(obj.get("data") or {}) | dict(obj.get("stringData") or {})
-                rep.check(
-                    ref["key"] in data or ref.get("optional", False),
-                    f"{pod.owner}/{c['name']}",
-                    f"env {e['name']}: {kind} {ref['name']!r} key {ref['key']!r} is not in the render",
-                )
+                rep.check(ref["key"] in data or ref.get("optional", False), where,
+                          f"env {e['name']}: {kind} {ref['name']!r} key {ref['key']!r} is not in the render")
                 if kind == "ConfigMap" and ref["key"] in data:
                     out[e["name"]] = str(data[ref["key"]])
-        if "fieldRef" in src and e["name"] == "POD_IP":
-            rep.check(
-                src["fieldRef"].get("fieldPath") == "status.podIP",
-                f"{pod.owner}/{c['name']}",
-                "POD_IP must come from fieldRef status.podIP",
-            )
+        if e["name"] == "POD_IP":
+            rep.check(src.get("fieldRef", {}).get("fieldPath") == "status.podIP", where,
+                      "POD_IP must come from fieldRef status.podIP")
     return out
 
 
 def check_services(r: Rendered, rep: Report) -> None:
     node_ports: dict[int, str] = {}
-    for svc in r.services():
+    for svc in r.all("Service"):
         where, spec = f"Service/{svc['metadata']['name']}", svc["spec"]
         pods = r.pods_matching(spec["selector"]) if spec.get("selector") else []
         if not rep.check(bool(pods), where, f"selector {spec.get('selector')} matches no pod template"):
@@ -482,25 +405,18 @@ def check_services(r: Rendered, rep: Report) -> None:
                     node_ports[n] = where
 
 
-def url_target(r: Rendered, pod: PodTemplate, svc: dict | None, port: int) -> list[str]:
+def url_target(r: Rendered, pod: PodTemplate, svc: dict | None, port: int) -> set[str]:
     """Our images that serve a request to `port` of `svc` (None: localhost in `pod`)."""
     if svc is None:
-        return [image_short_name(c.get("image", ""))[0] for c, cp in pod.ports() if cp["containerPort"] == port]
-    out = []
-    for p in svc["spec"].get("ports") or []:
-        if p["port"] == port:
-            for target in r.pods_matching(svc["spec"].get("selector") or {"-": "-"}):
-                out += [
-                    image_short_name(c.get("image", ""))[0]
-                    for c, cp in target.ports()
-                    if port_matches(p.get("targetPort", p["port"]), cp)
-                ]
-    return out
+        return {short_name(c) for c, cp in pod.ports() if cp["containerPort"] == port} & OUR_IMAGES
+    return {short_name(c) for p in svc["spec"].get("ports") or [] if p["port"] == port
+            for target in r.pods_matching(svc["spec"].get("selector") or {"-": "-"})
+            for c, cp in target.ports() if port_matches(p.get("targetPort", p["port"]), cp)} & OUR_IMAGES
 
 
-def check_url(
-    r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where: str, var: str, value: str, browser: bool
-) -> None:
+def check_url(r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where: str, var: str, value: str,
+              browser: bool) -> None:
+    label = f"env {var}={value!r}"
     if var in HOST_VARS:
         host, _, port_s = value.partition(":")
         port, path = int(port_s) if port_s else HOST_VARS[var], ""
@@ -509,28 +425,24 @@ def check_url(
             parts = urlsplit(value if "://" in value else f"http://{value}")
             host, port, path = parts.hostname, parts.port or SCHEME_PORTS.get(parts.scheme), parts.path
         except ValueError as err:
-            rep.check(False, where, f"env {var}={value!r} is not a URL: {err}")
+            rep.check(False, where, f"{label} is not a URL: {err}")
             return
-    if not rep.check(bool(host) and port is not None, where, f"env {var}={value!r}: no host or port"):
+    if not rep.check(bool(host) and port is not None, where, f"{label}: no host or port"):
         return
-    label = f"env {var}={value!r}"
     if browser:
         # The browser is outside the cluster: a NodePort on any node, or an Ingress host.
-        node_ports = {p.get("nodePort") for s in r.services() for p in s["spec"].get("ports") or []}
-        hosts = {
-            rule.get("host") for i in r.by_kind.get("Ingress", {}).values() for rule in i["spec"].get("rules") or []
-        }
+        node_ports = {p.get("nodePort") for s in r.all("Service") for p in s["spec"].get("ports") or []}
+        hosts = {rule.get("host") for i in r.all("Ingress") for rule in i["spec"].get("rules") or []}
         ok = (host in hosts and port in (80, 443)) or port in node_ports
         rep.check(ok, where, f"{label} (browser-facing): port {port} is no NodePort and {host!r} no Ingress host")
         return
     if host in ("localhost", "127.0.0.1", "::1"):
-        svc = None
-        ports = {cp["containerPort"] for _, cp in pod.ports()}
+        svc, ports = None, {cp["containerPort"] for _, cp in pod.ports()}
         if not rep.check(port in ports, where, f"{label}: no container of this pod declares port {port}"):
             return
     else:
         name = host.split(".", 1)[0]
-        if "." in host and not re.search(r"\.svc(\.cluster\.local)?$", host) and host.count(".") > 1:
+        if host.count(".") > 1 and not re.search(r"\.svc(\.cluster\.local)?$", host):
             rep.check(False, where, f"{label}: {host!r} is not a cluster Service name")
             return
         svc = r.get("Service", name)
@@ -540,163 +452,108 @@ def check_url(
         if not rep.check(port in ports, where, f"{label}: Service {name} has ports {sorted(ports)}, not {port}"):
             return
     if path not in ("", "/"):
-        for image in sorted(set(url_target(r, pod, svc, port)) & OUR_IMAGES):
+        for image in sorted(url_target(r, pod, svc, port)):
             check_served(bins, rep, f"{where} {label}", image, path, "route")
 
 
-def check_browser_port(
-    r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, value: str, image: str
-) -> None:
-    """`CONTROLLER_PORT=30100`: the port on the page's host that reaches `image`."""
-    mine = [cp for c, cp in pod.ports() if image_short_name(c.get("image", ""))[0] == image]
+def check_browser_port(r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, value: str) -> None:
+    """`CONTROLLER_PORT=30100`: the port on the page's host that reaches the controller."""
+    image = BROWSER_PORT_VARS[var]
+    mine = [cp for c, cp in pod.ports() if short_name(c) == image]
     if not rep.check(bool(mine), where, f"env {var}: no {image} container in this pod"):
         return
     reach = {cp["hostPort"] for cp in mine if "hostPort" in cp}
-    for svc in r.services():
+    for svc in r.all("Service"):
         if svc["spec"].get("selector") and selector_matches(svc["spec"]["selector"], pod.labels):
-            for p in svc["spec"].get("ports") or []:
-                if "nodePort" in p and any(port_matches(p.get("targetPort", p["port"]), cp) for cp in mine):
-                    reach.add(p["nodePort"])
-    rep.check(
-        value.isdigit() and int(value) in reach,
-        where,
-        f"env {var}={value!r}: the {image} container is reachable from outside on {sorted(reach) or 'no port'}",
-    )
+            reach |= {p["nodePort"] for p in svc["spec"].get("ports") or [] if "nodePort" in p and
+                      any(port_matches(p.get("targetPort", p["port"]), cp) for cp in mine)}
+    rep.check(value.isdigit() and int(value) in reach, where,
+              f"env {var}={value!r}: the {image} container is reachable from outside on {sorted(reach) or 'no port'}")
+
+
+def check_env(r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where: str, short: str,
+              env: dict[str, str | None]) -> None:
+    """Every URL, host and browser port in the environment leads somewhere."""
+    browser_vars = set(BROWSER_URL_VARS)
+    if short in MODE_VARS:
+        mode_var, url_var = MODE_VARS[short]
+        rep.check(env.get(mode_var) in MODES, where,
+                  f"env {mode_var}={env.get(mode_var)!r}: set it explicitly to one of {sorted(MODES)}")
+        if env.get(mode_var) != "direct":
+            browser_vars.discard(url_var)  # proxy mode: this service calls it, in-cluster
+    for var, value in env.items():
+        if value is None:
+            continue
+        if var.endswith(("_URL", "_URI")) or var in HOST_VARS or var in EXTRA_URL_VARS:
+            # RELAY_URL/SINK_URL may list several URLs (the chain's Upstream);
+            # a mongodb:// URL lists hosts with commas.
+            single = var in BROWSER_URL_VARS | set(HOST_VARS) | EXTRA_URL_VARS or value.startswith("mongodb://")
+            for part in [value] if single else value.split(","):
+                check_url(r, rep, bins, pod, where, var, part.strip(), browser=var in browser_vars)
+        if var in BROWSER_PORT_VARS:
+            check_browser_port(r, rep, pod, where, var, value)
+
+
+def check_binary(rep: Report, bins: Binaries, where: str, c: dict, short: str, env: dict) -> None:
+    """The container's port and probes against what its binary says and serves."""
+    declared = {p["containerPort"] for p in c.get("ports") or []}
+    described = bins.describe(short) if short in OUR_IMAGES else None
+    listen = OTHER_IMAGES.get(short)
+    if described is not None:
+        listen = int(env["PORT"]) if env.get("PORT") else described["port"]
+    if listen is not None:
+        rep.check(listen in declared if short in OTHER_IMAGES else declared == {listen}, where,
+                  f"{short} listens on {listen} (PORT, else `{short} describe`), declares {sorted(declared)}")
+    if short not in OUR_IMAGES:
+        return
+    for kind, role in (("livenessProbe", "liveness"), ("readinessProbe", "readiness"), ("startupProbe", None)):
+        probe = c.get(kind)
+        if not probe or not rep.check("httpGet" in probe, where, f"{kind} should be an httpGet on a probe path"):
+            continue
+        http = probe["httpGet"]
+        rep.check(any(port_matches(http["port"], p) for p in c.get("ports") or []), where,
+                  f"{kind} port {http['port']!r} is not a containerPort")
+        check_served(bins, rep, where, short, http["path"], "probe" if role == "readiness" else "ok")
+        # Liveness on the readiness path would restart every pod that
+        # drains; readiness on the liveness path would keep sending it
+        # traffic while it drains.
+        if described is not None and role is not None:
+            want = described["probes"][role]
+            rep.check(http["path"] == want, where, f"{kind} path {http['path']!r}: {short} says {want}")
 
 
 def check_pods(r: Rendered, rep: Report, bins: Binaries, podman: bool = False) -> None:
     for pod in r.pods:
-        spec = pod.spec
-        if pod.workload["kind"] != "Pod":
-            rep.check(
-                selector_matches(pod.workload["spec"].get("selector") or {}, pod.labels),
-                pod.owner,
-                "selector does not match its own pod template",
-            )
-        missing = [k for k in RECOMMENDED_LABELS if k not in pod.labels]
-        rep.check(not missing, pod.owner, f"pod template misses labels {missing}")
-        for ps in spec.get("imagePullSecrets") or []:
-            rep.check(
-                ps["name"] in EXTERNAL_SECRETS or r.get("Secret", ps["name"]) is not None,
-                pod.owner,
-                f"imagePullSecret {ps['name']!r} unknown",
-            )
-        volumes = {v["name"]: v for v in spec.get("volumes") or []}
-        for v in volumes.values():
-            if "persistentVolumeClaim" in v:
-                claim = v["persistentVolumeClaim"]["claimName"]
-                rep.check(
-                    r.get("PersistentVolumeClaim", claim) is not None,
-                    pod.owner,
-                    f"volume {v['name']}: PVC {claim!r} not in the render",
-                )
-        grace = spec.get("terminationGracePeriodSeconds", 30)
-        for c in pod.containers(init=True):
-            where = f"{pod.owner}/{c['name']}"
-            image = c.get("image", "")
-            short, _ = image_short_name(image)
-            rep.check("/" in image, where, f"image {image!r} was not rewritten by k8s/images (no registry)")
-            # The restricted Pod Security Standard wants runAsNonRoot: true even
-            # when runAsUser is non-zero (it guards against an image whose
-            # user is root once runAsUser is dropped); checkov's CKV_K8S_23
-            # accepts a non-zero runAsUser alone.
-            psc, csc = spec.get("securityContext") or {}, c.get("securityContext") or {}
-            rep.check(csc.get("runAsNonRoot", psc.get("runAsNonRoot")) is True, where, "runAsNonRoot is not true")
-            for m in c.get("volumeMounts") or []:
-                rep.check(m["name"] in volumes, where, f"volumeMount {m['name']!r} has no volume")
-            if c in (spec.get("initContainers") or []):
-                continue
+        grace = pod.spec.get("terminationGracePeriodSeconds", 30)
+        for c in pod.containers():
+            where, short = f"{pod.owner}/{c['name']}", short_name(c)
+            env = resolve_env(r, where, c, rep)
+            check_env(r, rep, bins, pod, where, short, env)
+            check_binary(rep, bins, where, c, short, env)
             if podman:
-                # podman runs a livenessProbe as a command inside the container
-                # (curl/nc), which the runtime images lack.
-                rep.check(
-                    "livenessProbe" not in c and "readinessProbe" in c,
-                    where,
-                    "for podman: keep the readiness probe, drop the liveness probe",
-                )
-            env = resolve_env(r, pod, c, rep)
-            browser_vars = set(BROWSER_URL_VARS)
-            if short in MODE_VARS:
-                mode_var, allowed, url_var = MODE_VARS[short]
-                rep.check(
-                    env.get(mode_var) in allowed,
-                    where,
-                    f"env {mode_var}={env.get(mode_var)!r}: set it explicitly to one of {sorted(allowed)}",
-                )
-                if env.get(mode_var) != "direct":
-                    browser_vars.discard(url_var)  # proxy mode: this service calls it, in-cluster
-            for var, value in env.items():
-                if value is None:
-                    continue
-                if var.endswith(("_URL", "_URI")) or var in HOST_VARS or var in EXTRA_URL_VARS:
-                    # RELAY_URL/SINK_URL may list several URLs (the chain's
-                    # Upstream); a mongodb:// URL lists hosts with commas.
-                    single = var in BROWSER_URL_VARS | set(HOST_VARS) | EXTRA_URL_VARS or value.startswith("mongodb://")
-                    for part in [value] if single else value.split(","):
-                        check_url(r, rep, bins, pod, where, var, part.strip(), browser=var in browser_vars)
-                if var in BROWSER_PORT_VARS:
-                    check_browser_port(r, rep, pod, where, var, value, BROWSER_PORT_VARS[var])
-            declared = {p["containerPort"] for p in c.get("ports") or []}
-            if short in OTHER_IMAGES:
-                rep.check(
-                    OTHER_IMAGES[short] in declared,
-                    where,
-                    f"{short} listens on {OTHER_IMAGES[short]} but declares {sorted(declared)}",
-                )
-            if short not in OUR_IMAGES:
-                continue
-            if podman:
-                rep.check("POD_IP" not in env, where, "for podman: drop POD_IP (podman refuses fieldRef status.podIP)")
-            else:
+                # podman runs a livenessProbe as a command inside the
+                # container (curl/nc), which the runtime images lack, and
+                # refuses fieldRef status.podIP.
+                rep.check("livenessProbe" not in c and "readinessProbe" in c, where,
+                          "for podman: keep the readiness probe, drop the liveness probe")
+                rep.check("POD_IP" not in env, where, "for podman: drop POD_IP")
+            elif short in OUR_IMAGES:
                 rep.check("POD_IP" in env, where, "POD_IP (downward API) is not set")
-            drain = parse_duration(env.get("SHUTDOWN_GRACE") or "10s") or 10
-            pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
-            rep.check(
-                grace > drain + pre,
-                where,
-                f"terminationGracePeriodSeconds {grace} must exceed preStop {pre}s + SHUTDOWN_GRACE {drain:g}s",
-            )
-            described = bins.describe(short)
-            if described is not None:
-                listen = int(env["PORT"]) if env.get("PORT") else described["port"]
-                rep.check(
-                    declared == {listen},
-                    where,
-                    f"{short} listens on {listen} (PORT, else `{short} describe`), declares {sorted(declared)}",
-                )
-            for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
-                probe = c.get(kind) or {}
-                if probe and rep.check(
-                    "httpGet" in probe, where, f"{kind} should be an httpGet on the binary's probe path"
-                ):
-                    http = probe["httpGet"]
-                    rep.check(
-                        any(port_matches(http["port"], p) for p in c.get("ports") or []),
-                        where,
-                        f"{kind} port {http['port']!r} is not a containerPort",
-                    )
-                    check_served(bins, rep, where, short, http["path"], "probe" if kind == "readinessProbe" else "ok")
-                    # Liveness on the readiness path would restart every pod
-                    # that drains; readiness on the liveness path would keep
-                    # sending it traffic while it drains.
-                    role = {"livenessProbe": "liveness", "readinessProbe": "readiness"}.get(kind)
-                    if described is not None and role is not None:
-                        want = described["probes"][role]
-                        rep.check(http["path"] == want, where, f"{kind} path {http['path']!r}: {short} says {want}")
+            if short in OUR_IMAGES:
+                drain = parse_duration(env.get("SHUTDOWN_GRACE") or "10s") or 10
+                pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
+                rep.check(grace > drain + pre, where,
+                          f"terminationGracePeriodSeconds {grace} must exceed preStop {pre}s + SHUTDOWN_GRACE {drain:g}s")
 
 
 # --------------------------------------------------------------------------
-# Metrics, volumes, references, seeds
+# Metrics and references between objects
 # --------------------------------------------------------------------------
 
 
 def metrics_ports(pod: PodTemplate) -> list[tuple[str | None, int, str]]:
     """(name, number, image) of every port where one of our binaries serves /metrics."""
-    return [
-        (cp.get("name"), cp["containerPort"], image_short_name(c.get("image", ""))[0])
-        for c, cp in pod.ports()
-        if image_short_name(c.get("image", ""))[0] in OUR_IMAGES
-    ]
+    return [(cp.get("name"), cp["containerPort"], short_name(c)) for c, cp in pod.ports() if short_name(c) in OUR_IMAGES]
 
 
 def check_metrics(r: Rendered, rep: Report, bins: Binaries) -> None:
@@ -704,199 +561,95 @@ def check_metrics(r: Rendered, rep: Report, bins: Binaries) -> None:
     for pod in r.pods:
         ann, ports = pod.annotations, metrics_ports(pod)
         want = "true" if ports else "false"
-        if not rep.check(
-            ann.get("prometheus.io/scrape") == want,
-            pod.owner,
-            f"annotation prometheus.io/scrape is {ann.get('prometheus.io/scrape')!r}, want {want!r}",
-        ):
-            continue
-        if ports:
+        if rep.check(ann.get("prometheus.io/scrape") == want, pod.owner,
+                     f"annotation prometheus.io/scrape is {ann.get('prometheus.io/scrape')!r}, want {want!r}") and ports:
             port = ann.get("prometheus.io/port", "")
             hits = [image for _, n, image in ports if port.isdigit() and int(port) == n]
-            if rep.check(
-                bool(hits),
-                pod.owner,
-                f"prometheus.io/port {port!r}: our binaries serve /metrics on {sorted(n for _, n, _ in ports)}",
-            ):
+            if rep.check(bool(hits), pod.owner,
+                         f"prometheus.io/port {port!r}: our binaries serve /metrics on {sorted(n for _, n, _ in ports)}"):
                 check_served(bins, rep, pod.owner, hits[0], ann.get("prometheus.io/path", "/metrics"), "ok")
-    monitors = r.by_kind.get("PodMonitor", {})
     covered: set[tuple[str, str]] = set()
-    for name, pm in monitors.items():
-        where, spec = f"PodMonitor/{name}", pm.get("spec") or {}
-        rep.check(pm.get("apiVersion") == "monitoring.coreos.com/v1", where, f"apiVersion {pm.get('apiVersion')!r}")
-        rep.check(
-            not set(spec) - PODMONITOR_SPEC_FIELDS,
-            where,
-            f"unknown spec fields {sorted(set(spec) - PODMONITOR_SPEC_FIELDS)}",
-        )
+    for pm in r.all("PodMonitor"):
+        where, spec = f"PodMonitor/{pm['metadata']['name']}", pm.get("spec") or {}
         selected = r.pods_matching(spec["selector"]) if spec.get("selector") else []
         if not rep.check(bool(selected), where, "selector missing or matches no pod template"):
             continue
-        rep.check(bool(spec.get("podMetricsEndpoints")), where, "no podMetricsEndpoints")
         for ep in spec.get("podMetricsEndpoints") or []:
-            rep.check(
-                not set(ep) - PODMONITOR_ENDPOINT_FIELDS,
-                where,
-                f"unknown endpoint fields {sorted(set(ep) - PODMONITOR_ENDPOINT_FIELDS)}",
-            )
             hits = [(p, image) for p in selected for n, _, image in metrics_ports(p) if n == ep.get("port")]
-            if rep.check(
-                bool(hits),
-                where,
-                f"port {ep.get('port')!r} is no named port where a selected pod's binary serves /metrics",
-            ):
+            if rep.check(bool(hits), where,
+                         f"port {ep.get('port')!r} is no named port where a selected pod's binary serves /metrics"):
                 check_served(bins, rep, where, hits[0][1], ep.get("path", "/metrics"), "ok")
             covered |= {(p.owner, ep.get("port")) for p, _ in hits}
-    if monitors:
+    if r.all("PodMonitor"):
         for pod in r.pods:
             for port_name, number, image in metrics_ports(pod):
-                rep.check(
-                    (pod.owner, port_name) in covered,
-                    pod.owner,
-                    f"{image}'s /metrics on port {port_name or number} is scraped by no PodMonitor",
-                )
+                rep.check((pod.owner, port_name) in covered, pod.owner,
+                          f"{image}'s /metrics on port {port_name or number} is scraped by no PodMonitor")
 
 
-def check_others(r: Rendered, rep: Report) -> None:
+def check_schemas(r: Rendered, rep: Report) -> None:
+    """The Custom Resources kubernetes-validate has no schema for."""
+    for kind, path in SCHEMAS.items():
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        for obj in r.all(kind):
+            errors = [f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+                      for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)]
+            rep.check(not errors, f"{kind}/{obj['metadata']['name']}", f"schema {path.name}: {'; '.join(errors)}")
+
+
+def check_references(r: Rendered, rep: Report) -> None:
+    """Names that must lead to an object of the render."""
     for pod in r.pods:
-        # MySQL's data directory is a subdirectory of its volume: ext4 puts
-        # lost+found at a volume's root, and mysqld refuses a non-empty one.
-        claims = {v["name"] for v in pod.spec.get("volumes") or [] if "persistentVolumeClaim" in v}
-        for c in pod.containers():
-            for m in c.get("volumeMounts") or [] if image_short_name(c.get("image", ""))[0] == "mysql" else []:
-                if m.get("mountPath") == "/var/lib/mysql" and m["name"] in claims:
-                    rep.check(
-                        bool(m.get("subPath")),
-                        f"{pod.owner}/{c['name']}",
-                        "the data volume is mounted at its root: set subPath",
-                    )
-    for d in r.docs:
-        labels, where = d["metadata"].get("labels") or {}, f"{d['kind']}/{d['metadata']['name']}"
-        wanted = RECOMMENDED_LABELS if d["kind"] in WORKLOAD_KINDS | {"Service"} else RECOMMENDED_LABELS[2:]
-        rep.check(all(k in labels for k in wanted), where, f"missing labels {[k for k in wanted if k not in labels]}")
-    for name, hpa in r.by_kind.get("HorizontalPodAutoscaler", {}).items():
-        ref, where = hpa["spec"]["scaleTargetRef"], f"HorizontalPodAutoscaler/{name}"
+        for ps in pod.spec.get("imagePullSecrets") or []:
+            rep.check(ps["name"] in EXTERNAL_SECRETS or r.get("Secret", ps["name"]) is not None, pod.owner,
+                      f"imagePullSecret {ps['name']!r} unknown")
+        for v in pod.spec.get("volumes") or []:
+            if "persistentVolumeClaim" in v:
+                claim = v["persistentVolumeClaim"]["claimName"]
+                rep.check(r.get("PersistentVolumeClaim", claim) is not None, pod.owner,
+                          f"volume {v['name']}: PVC {claim!r} not in the render")
+    for hpa in r.all("HorizontalPodAutoscaler"):
+        ref, where = hpa["spec"]["scaleTargetRef"], f"HorizontalPodAutoscaler/{hpa['metadata']['name']}"
         target = r.get(ref["kind"], ref["name"])
         if rep.check(target is not None, where, f"target {ref['kind']}/{ref['name']} not in the render"):
-            rep.check(
-                "replicas" not in target["spec"],
-                where,
-                f"{ref['name']} still sets spec.replicas: every apply would fight the autoscaler",
-            )
-    for name, pdb in r.by_kind.get("PodDisruptionBudget", {}).items():
-        rep.check(
-            bool(r.pods_matching(pdb["spec"]["selector"])),
-            f"PodDisruptionBudget/{name}",
-            "selector matches no pod template",
-        )
-    for name, np_ in r.by_kind.get("NetworkPolicy", {}).items():
-        where, sel = f"NetworkPolicy/{name}", np_["spec"].get("podSelector") or {}
+            rep.check("replicas" not in target["spec"], where,
+                      f"{ref['name']} still sets spec.replicas: every apply would fight the autoscaler")
+    for pdb in r.all("PodDisruptionBudget"):
+        rep.check(bool(r.pods_matching(pdb["spec"]["selector"])), f"PodDisruptionBudget/{pdb['metadata']['name']}",
+                  "selector matches no pod template")
+    for np_ in r.all("NetworkPolicy"):
+        where, sel = f"NetworkPolicy/{np_['metadata']['name']}", np_["spec"].get("podSelector") or {}
         selected = r.pods_matching(sel)
         if sel:
             rep.check(bool(selected), where, "podSelector matches no pod template")
 
         def named(pods: list[PodTemplate], port) -> bool:
-            return (
-                not isinstance(port, str)
-                or bool(pods)
-                and all(any(cp.get("name") == port for _, cp in p.ports()) for p in pods)
-            )
+            return not isinstance(port, str) or bool(pods) and all(
+                any(cp.get("name") == port for _, cp in p.ports()) for p in pods)
 
         for rule in np_["spec"].get("ingress") or []:
             for p in rule.get("ports") or []:
-                rep.check(
-                    named(selected, p.get("port")),
-                    where,
-                    f"ingress port {p.get('port')!r} is not a named port of every selected pod",
-                )
+                rep.check(named(selected, p.get("port")), where,
+                          f"ingress port {p.get('port')!r} is not a named port of every selected pod")
         for rule in np_["spec"].get("egress") or []:
             for t in rule.get("to") or []:
                 if "podSelector" in t and "namespaceSelector" not in t:
                     peer = r.pods_matching(t["podSelector"])
                     rep.check(bool(peer), where, "egress peer podSelector matches no pod template")
                     for p in rule.get("ports") or []:
-                        rep.check(
-                            named(peer, p.get("port")),
-                            where,
-                            f"egress port {p.get('port')!r} is not a named port of the peer pods",
-                        )
-    for name, ing in r.by_kind.get("Ingress", {}).items():
+                        rep.check(named(peer, p.get("port")), where,
+                                  f"egress port {p.get('port')!r} is not a named port of the peer pods")
+    for ing in r.all("Ingress"):
         for rule in ing["spec"].get("rules") or []:
             for path in (rule.get("http") or {}).get("paths") or []:
-                ref, where = path["backend"]["service"], f"Ingress/{name} {rule.get('host')}{path['path']}"
+                ref = path["backend"]["service"]
+                where = f"Ingress/{ing['metadata']['name']} {rule.get('host')}{path['path']}"
                 svc = r.get("Service", ref["name"])
                 if rep.check(svc is not None, where, f"Service {ref['name']!r} not in the render"):
                     port = ref["port"]
-                    ok = any(
-                        p.get("name") == port["name"] if "name" in port else p["port"] == port.get("number")
-                        for p in svc["spec"]["ports"]
-                    )
+                    ok = any(p.get("name") == port["name"] if "name" in port else p["port"] == port.get("number")
+                             for p in svc["spec"]["ports"])
                     rep.check(ok, where, f"Service {ref['name']} has no port {port}")
-
-
-def check_seed(r: Rendered, rep: Report) -> None:
-    for name, want in SEED_SERVICES.items():
-        svc = r.get("Service", name)
-        if svc is None:
-            continue
-        spec, where = svc["spec"], f"Service/{name} (seed)"
-        rep.check(
-            spec.get("selector") == want["selector"],
-            where,
-            f"selector {spec.get('selector')} != seed {want['selector']}",
-        )
-        if "port" in want:
-            rep.check(any(p["port"] == want["port"] for p in spec["ports"]), where, f"no port {want['port']}")
-        if "nodePorts" in want:
-            rep.check(
-                {p.get("nodePort") for p in spec["ports"]} == want["nodePorts"],
-                where,
-                f"nodePorts != {sorted(want['nodePorts'])}",
-            )
-        if want.get("headless"):
-            rep.check(spec.get("clusterIP") == "None", where, "must be headless (clusterIP: None)")
-    hpas = list(r.by_kind.get("HorizontalPodAutoscaler", {}).values())
-    for name, n in SEED_REPLICAS.items():
-        d = r.get("Deployment", name)
-        if d is None:
-            continue
-        mins = [h["spec"].get("minReplicas") for h in hpas if h["spec"]["scaleTargetRef"]["name"] == name]
-        if mins:
-            rep.check(mins == [n], f"Deployment/{name} (seed)", f"HPA minReplicas {mins} != seed's {n}")
-        else:
-            rep.check(
-                d["spec"].get("replicas") == n,
-                f"Deployment/{name} (seed)",
-                f"replicas {d['spec'].get('replicas')} != seed's {n}",
-            )
-    for (dep, var), want in SEED_ENV.items():
-        d = r.get("Deployment", dep)
-        if d is not None:
-            vals = [
-                e.get("value")
-                for c in d["spec"]["template"]["spec"]["containers"]
-                for e in c.get("env") or []
-                if e["name"] == var
-            ]
-            rep.check(vals == [want], f"Deployment/{dep} (seed)", f"{var} is {vals}, seed says {want!r}")
-    pvc = r.get("PersistentVolumeClaim", "mysql-pv-claim")
-    if pvc is not None:
-        rep.check(
-            pvc["spec"]["resources"]["requests"]["storage"] == "1Gi",
-            "PersistentVolumeClaim/mysql-pv-claim (seed)",
-            "must request 1Gi",
-        )
-    d = r.get("Deployment", "mysql")
-    if d is not None:
-        rep.check(
-            d["spec"].get("strategy", {}).get("type") == "Recreate",
-            "Deployment/mysql (seed)",
-            "strategy must be Recreate",
-        )
-    for (kind, name), keys in SEED_KEYS.items():
-        obj = r.get(kind, name)
-        if obj is not None:
-            rep.check(keys <= set(obj.get("data") or {}), f"{kind}/{name} (seed)", f"needs keys {sorted(keys)}")
 
 
 def check_all(docs: list, bins: Binaries, podman: bool = False) -> tuple[Rendered, Report]:
@@ -904,8 +657,8 @@ def check_all(docs: list, bins: Binaries, podman: bool = False) -> tuple[Rendere
     check_services(r, rep)
     check_pods(r, rep, bins, podman)
     check_metrics(r, rep, bins)
-    check_others(r, rep)
-    check_seed(r, rep)
+    check_schemas(r, rep)
+    check_references(r, rep)
     return r, rep
 
 
@@ -941,9 +694,13 @@ def _drop_env(c: dict, name: str) -> None:
 CHECKER = "k8s_consistency"
 #: Caught by this script only with the binaries at hand (describe, or a request).
 LIVE = "k8s_consistency with the binaries"
+#: Caught by this script's jsonschema validation of the Custom Resources.
+SCHEMA = "k8s_consistency's jsonschema (scripts/schemas)"
+OURS = (CHECKER, LIVE, SCHEMA)
 
-#: (what is broken, the tool that must catch it: this script or a checkov
-#: check id, how to break a copy of the all-components render).
+#: (what is broken, the tool that must catch it: this script, or the id of a
+#: checkov check or of a policy in scripts/checkov-policies; how to break a
+#: copy of the all-components render).
 # fmt: off
 MUTATIONS = [
     ("SINK_URL names a Service port that does not exist", CHECKER,
@@ -964,7 +721,7 @@ MUTATIONS = [
      lambda d: _container(d, "relays")["securityContext"].pop("capabilities")),
     ("privilege escalation allowed", "CKV_K8S_20",
      lambda d: _container(d, "to-do-app-frontend")["securityContext"].update(allowPrivilegeEscalation=True)),
-    ("runAsNonRoot not true (the UID alone is non-root)", CHECKER,
+    ("runAsNonRoot not true (the UID alone is non-root)", "CKV2_SAMPLES_1",
      lambda d: _pod(d, "senders")["securityContext"].update(runAsNonRoot=False)),
     ("a liveness probe on the readiness path", LIVE,
      lambda d: _container(d, "relays")["livenessProbe"]["httpGet"].update(path="/readyz")),
@@ -981,7 +738,7 @@ MUTATIONS = [
      lambda d: _env(_container(d, "tool-portal-pods", 0), "CONTROLLER_PORT").update(value="30101")),
     ("an image on :latest", "CKV_K8S_14",
      lambda d: _container(d, "senders").update(image="registry.example.com/x/sender:latest")),
-    ("the seed's replica count changed", CHECKER,
+    ("the seed's replica count changed", "CKV2_SAMPLES_6",
      lambda d: _obj(d, "Deployment", "senders")["spec"].update(replicas=1)),
     ("POD_IP not from the downward API", CHECKER, lambda d: _drop_env(_container(d, "relays"), "POD_IP")),
     ("a NetworkPolicy port name no pod has", CHECKER,
@@ -1008,11 +765,11 @@ MUTATIONS = [
      lambda d: _ann(d, "sinks").update({"prometheus.io/path": "/stats"})),
     ("a PodMonitor port name the pods do not have", CHECKER,
      lambda d: _obj(d, "PodMonitor", "tool-portal")["spec"]["podMetricsEndpoints"][1].update(port="controller")),
-    ("a PodMonitor field the CRD does not know", CHECKER,
+    ("a PodMonitor field the CRD does not know", SCHEMA,
      lambda d: _obj(d, "PodMonitor", "to-do-app")["spec"]["podMetricsEndpoints"][0].update(intervall="30s")),
     ("a PodMonitor selecting no pod", CHECKER,
      lambda d: _obj(d, "PodMonitor", "message-chain")["spec"]["selector"]["matchLabels"].update(app="chain")),
-    ("MySQL's data volume mounted at its root", CHECKER,
+    ("MySQL's data volume mounted at its root", "CKV2_SAMPLES_5",
      lambda d: _container(d, "mysql")["volumeMounts"][0].pop("subPath")),
     ("a PVC that does not exist", CHECKER,
      lambda d: _pod(d, "mysql")["volumes"][0]["persistentVolumeClaim"].update(claimName="mysql-pvc")),
@@ -1053,7 +810,7 @@ def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
         files = {0: Path(tmp, "mutation-00.yaml")}
         files[0].write_text(yaml.safe_dump_all(base, sort_keys=False), encoding="utf-8")
         for i, (_, owner, mutate) in enumerate(MUTATIONS, start=1):
-            if owner not in (CHECKER, LIVE):
+            if owner not in OURS:
                 docs = copy.deepcopy(base)
                 mutate(docs)
                 changed = [d for j, d in enumerate(docs) if d != base[j]]
@@ -1072,13 +829,13 @@ def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
         docs = copy.deepcopy(base)
         mutate(docs)
         _, rep = check_all(docs, bins)
-        caught = {CHECKER, LIVE} if rep.failures else set()
+        caught = set(OURS) if rep.failures else set()
         caught |= by_checkov.get(files[i].name, set()) if i in files else set()
         ok = owner in caught
         missed += not ok
-        tool = owner if owner in (CHECKER, LIVE) else f"checkov {owner}"
+        tool = owner if owner in OURS else f"checkov {owner}"
         if ok:
-            detail = rep.failures[0] if owner in (CHECKER, LIVE) else ", ".join(sorted(caught - {CHECKER, LIVE}))
+            detail = rep.failures[0] if owner in OURS else ", ".join(sorted(caught - set(OURS)))
             print(f"  caught  {what}: by {tool}  ({detail})")
         else:
             print(f"  MISSED  {what}: {tool} did not fail it (failed: {sorted(caught) or 'nothing'})")
