@@ -2,69 +2,56 @@
 """What no general tool knows about these manifests: how their objects fit
 together, and how they fit our binaries.
 
-scripts/check-k8s.sh runs well-kept tools before this script, each over one
-object at a time:
-
-  * kubernetes-validate: every object against the strict Kubernetes schema
-    of the oldest and the newest version we support.
-  * yamllint (.yamllint).
-  * checkov: its hardening checks (non-root, no privilege escalation,
-    read-only root file system, capabilities, seccomp, host namespaces,
-    service account tokens, requests and limits, probes, image tags; the
-    skip list with reasons is .checkov.yaml), and this project's
-    conventions as YAML policies in scripts/checkov-policies/:
-    runAsNonRoot, the app.kubernetes.io labels, images that carry a
-    registry, MySQL's subPath, and what the seeds (the tutorials' own
-    manifests) fix: names, selectors, ports, replica counts, keys.
-
-This script checks only what needs two objects, or an object and our
-binary, in the output of `kubectl kustomize`, one entry point at a time:
+scripts/check-k8s.sh first runs well-kept tools that see one object at a
+time: kubernetes-validate (the strict Kubernetes schemas), yamllint, and
+checkov, with its hardening checks (skip list with reasons: .checkov.yaml)
+and this project's conventions as YAML policies in scripts/checkov-policies/
+(runAsNonRoot, the app.kubernetes.io labels, images with a registry,
+MySQL's subPath, what the seeds fix). This script checks, in the output of
+`kubectl kustomize`, one entry point at a time, only what needs two objects
+or an object and our binary:
 
   * wiring: every service URL in an env var (…_URL, …_URI, DB_HOST,
     REDIS_HOST, POSTGRES_HOST, CONTROLLER_UPSTREAM, comma-separated lists)
-    names a Service of the render on one of its ports, or a port of the
+    names a Service of the render and one of its ports, or a port of the
     same pod for localhost; browser-facing URLs name a NodePort or an
-    Ingress host, and which ones are browser-facing depends on the proxy
-    switches (GRAPHQL_MODE, CONTROLLER_MODE), so those must be set to a
-    value we know; `CONTROLLER_PORT` is the nodePort (or podman hostPort)
-    that reaches the controller; every Service selects pods and its
-    targetPorts are their containerPorts; nodePorts are unique and in
-    range; ConfigMap/Secret keys, PVCs, pull secrets, HPA targets (which
-    must not set replicas), PDB and NetworkPolicy selectors, NetworkPolicy
-    named ports and Ingress backends resolve. A misspelt name here is a pod
-    that never gets ready, or requests that go nowhere.
-  * the binaries: each of our images' binaries is asked `describe` (the
-    service-kit subcommand that prints its port, probe and metrics paths);
-    every containerPort is the port it listens on (PORT, else what describe
-    says), and liveness and readiness probes use its liveness and readiness
-    paths (not each other's: liveness on /readyz restarts draining pods).
-    Then each binary is started on 127.0.0.1 and every path the manifests
-    name is requested for real: probe paths (liveness must answer 200,
-    readiness 200 or 503), the scrape path, and the path of every URL that
-    leads to it through a Service or localhost (the relay's SINK_URL path
-    /sink.php asks the sink: anything but 404 means the route exists).
-    Scrape annotations and PodMonitors name a port where one of our
-    binaries serves /metrics. Nothing is read from the crates' source.
+    Ingress host (which URLs are browser-facing depends on GRAPHQL_MODE and
+    CONTROLLER_MODE, so those must be set, to proxy or direct);
+    CONTROLLER_PORT is the nodePort (or podman hostPort) that reaches the
+    controller; Services select pods, on their containerPorts, with unique
+    nodePorts; ConfigMap/Secret keys, PVCs, pull secrets, HPA targets (which
+    must not set replicas), PDB and NetworkPolicy selectors and named ports,
+    and Ingress backends resolve. A misspelt name here is a pod that never
+    gets ready, or requests that go nowhere.
+  * the binaries: each of our binaries is asked `describe` (service-kit's
+    subcommand that prints its port, probe and metrics paths): the
+    containerPort is the port it listens on, liveness and readiness probes
+    use its liveness and readiness paths (liveness on /readyz would restart
+    draining pods). Then each binary is started on 127.0.0.1 and every path
+    the manifests name is requested: probes (liveness 200, readiness 200 or
+    503), the scrape path of the annotations and PodMonitors, and the path
+    of every URL that leads to it (the relay's SINK_URL /sink.php asks the
+    sink: anything but 404 means the route exists).
   * shutdown: terminationGracePeriodSeconds exceeds preStop sleep +
-    SHUTDOWN_GRACE, so the drain finishes before the kubelet's SIGKILL;
-    POD_IP comes from the downward API (the chain's log files are named
-    after it), except in the podman renders, which also drop the liveness
-    probes: `podman kube play` can run neither.
-  * PodMonitors, a Custom Resource kubernetes-validate has no schema for,
-    are validated here against scripts/schemas/ (the part of the Prometheus
-    Operator's CRD we use, strict) with jsonschema.
+    SHUTDOWN_GRACE, so the drain ends before the kubelet's SIGKILL; POD_IP
+    comes from the downward API (the chain names its log files after it),
+    except for `podman kube play`, which can run neither that nor a
+    liveness probe: the podman renders drop both.
+  * PodMonitors, a Custom Resource kubernetes-validate has no schema for:
+    against scripts/schemas/ (the part of the CRD we use, strict).
 
-What the API server refuses on its own (a workload whose selector misses
-its template, a volumeMount without a volume) is left to it.
+What the API server refuses on its own (a workload selector that misses its
+template, a volumeMount without a volume, a nodePort out of range) is left
+to it.
 
 Usage:
   k8s_consistency.py [--binaries DIR [--require-binaries]] [--podman NAME] NAME=RENDERED.yaml ...
   k8s_consistency.py --self-test RENDERED-ALL-COMPONENTS.yaml [--binaries DIR] [--checkov CMD...]
 
-The self-test plants known mistakes in copies of a render and requires each
-to be caught by the tool that owns it (this script, or a checkov check or
-policy); it prints which one caught it. Exit status 0 when every check
-passes, 1 otherwise.
+The self-test plants the mistakes of scripts/k8s-planted-mistakes.yaml in
+copies of a render and requires each to be caught by the tool that owns it
+(this script, or a checkov check or policy), and prints which one caught
+it. Exit status 0 when every check passes, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -209,12 +196,6 @@ def parse_duration(raw: str) -> float | None:
 # --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_status(url: str, timeout: float = 2.0) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
@@ -225,13 +206,21 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
+#: The least environment every binary starts with: downstream URLs at a
+#: closed port (readiness does not depend on them), in-memory stores, files
+#: under {tmp}; appcoup's echo takes PORT, its generator GENERATOR_PORT.
+START_ENV = {"BIND_ADDR": "127.0.0.1", "POD_IP": "127.0.0.1", "LOG_DIR": "{tmp}", "LOG_FORMAT": "json",
+             "RUST_LOG": "info", "SHUTDOWN_GRACE": "2s", "RELAY_URL": "http://127.0.0.1:9/relay.php",
+             "SINK_URL": "http://127.0.0.1:9/sink.php", "SEND_INTERVAL": "1h", "SQLITE_FILE": "{tmp}/todo.db",
+             "SERVER_URI": "127.0.0.1:9", "STORE": "memory", "GENERATOR_PORT": "0", "DATA_DIR": "{tmp}/out",
+             "SERVE_DIR": "{tmp}"}
+
+
 class Binaries:
     """The built binaries of our images. Each is described once and, when a
-    path is first asked of it, started once on 127.0.0.1 with the least
-    environment it starts with (downstream URLs at a closed port: readiness
-    does not depend on them; files in a temporary directory); answers are
-    cached, so the self-test's many renders cost one start per binary.
-    `stop()` sends SIGTERM and requires a clean exit within 10 s."""
+    path is first asked of it, started once on 127.0.0.1 with START_ENV;
+    answers are cached, so the self-test's many renders cost one start per
+    binary. `stop()` sends SIGTERM and requires a clean exit within 10 s."""
 
     def __init__(self, bin_dir: Path | None, require: bool):
         self.bin_dir, self.require = bin_dir, require
@@ -244,31 +233,12 @@ class Binaries:
     def env(self, image: str) -> dict[str, str]:
         tmp = os.path.join(self.tmp.name, image)
         os.makedirs(tmp, exist_ok=True)
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "BIND_ADDR": "127.0.0.1",
-            "POD_IP": "127.0.0.1",
-            "LOG_DIR": tmp,
-            "LOG_FORMAT": "json",
-            "RUST_LOG": "info",
-            "SHUTDOWN_GRACE": "2s",
-            "RELAY_URL": "http://127.0.0.1:9/relay.php",
-            "SINK_URL": "http://127.0.0.1:9/sink.php",
-            "SEND_INTERVAL": "1h",
-            "SQLITE_FILE": os.path.join(tmp, "todo.db"),
-            "SERVER_URI": "127.0.0.1:9",
-            "STORE": "memory",
-            # appcoup: its echo takes PORT, its generator a port of its own.
-            "GENERATOR_PORT": "0",
-            "DATA_DIR": os.path.join(tmp, "out"),
-            "SERVE_DIR": tmp,
-        }
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin")} | {
+            k: v.format(tmp=tmp) for k, v in START_ENV.items()}
 
     def path(self, image: str) -> Path | None:
-        if self.bin_dir is None:
-            return None
-        binary = (self.bin_dir / image).resolve()
-        if binary.is_file() and os.access(binary, os.X_OK):
+        binary = (self.bin_dir / image).resolve() if self.bin_dir else None
+        if binary is None or (binary.is_file() and os.access(binary, os.X_OK)):
             return binary
         if self.require:
             self.rep.check(False, f"binary {image}", f"not built in {self.bin_dir}")
@@ -279,12 +249,10 @@ class Binaries:
     def describe(self, image: str) -> dict | None:
         """`<binary> describe` (PORT unset: the binary's own default)."""
         if image not in self.described:
-            self.described[image] = None
-            binary = self.path(image)
+            self.described[image], binary = None, self.path(image)
             if binary is not None:
-                out = subprocess.run(
-                    [binary, "describe"], env=self.env(image), capture_output=True, text=True, timeout=20
-                )
+                out = subprocess.run([binary, "describe"], env=self.env(image), capture_output=True, text=True,
+                                     timeout=20)
                 if self.rep.check(out.returncode == 0, f"binary {image}", f"`describe` failed: {out.stderr[-400:]}"):
                     self.described[image] = json.loads(out.stdout)
         return self.described[image]
@@ -292,21 +260,21 @@ class Binaries:
     def status(self, image: str, path: str) -> int | None | str:
         """The status of GET path on a running `image`; "unknown" when the
         binary is not available."""
-        if (image, path) in self.answers:
-            return self.answers[(image, path)]
         if image not in self.running:
             self.running[image] = self.start(image)
         if self.running[image] is None:
             return "unknown"
-        _, port, _ = self.running[image]
-        self.answers[(image, path)] = http_status(f"http://127.0.0.1:{port}{path}")
+        if (image, path) not in self.answers:
+            self.answers[(image, path)] = http_status(f"http://127.0.0.1:{self.running[image][1]}{path}")
         return self.answers[(image, path)]
 
     def start(self, image: str):
         binary = self.path(image)
         if binary is None:
             return None
-        port = free_port()
+        with socket.socket() as s:  # a free port
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
         env = self.env(image) | {"PORT": str(port)}
         log = open(os.path.join(env["LOG_DIR"], "stderr.log"), "w+b")
         proc = subprocess.Popen([str(binary)], env=env, cwd=env["LOG_DIR"], stdout=log, stderr=subprocess.STDOUT)
@@ -318,15 +286,11 @@ class Binaries:
         proc.kill()
         proc.wait()
         log.seek(0)
-        self.rep.check(
-            False, f"binary {image}", f"did not answer on 127.0.0.1:{port} within 15s: {log.read()[-600:]!r}"
-        )
+        self.rep.check(False, f"binary {image}", f"did not answer on 127.0.0.1:{port} within 15s: {log.read()[-600:]!r}")
         return None
 
     def stop(self) -> None:
-        for image, run in sorted(self.running.items(), key=lambda kv: kv[0]):
-            if run is None:
-                continue
+        for image, run in sorted((i, run) for i, run in self.running.items() if run is not None):
             proc, _, log = run
             # The answers must have come from this process, not from
             # something else that grabbed the port.
@@ -400,7 +364,6 @@ def check_services(r: Rendered, rep: Report) -> None:
                 rep.check(found, where, f"targetPort {target!r} is no containerPort of {pod.owner}")
             if "nodePort" in port:
                 n = port["nodePort"]
-                rep.check(30000 <= n <= 32767, where, f"nodePort {n} outside 30000-32767")
                 if rep.check(n not in node_ports, where, f"nodePort {n} already used by {node_ports.get(n)}"):
                     node_ports[n] = where
 
@@ -666,140 +629,48 @@ def check_all(docs: list, bins: Binaries, podman: bool = False) -> tuple[Rendere
 # Self-test: each planted mistake must be caught by the tool that owns it
 # --------------------------------------------------------------------------
 
-
-def _obj(docs: list, kind: str, name: str) -> dict:
-    return next(d for d in docs if d.get("kind") == kind and d["metadata"]["name"] == name)
-
-
-def _pod(docs: list, deployment: str) -> dict:
-    return _obj(docs, "Deployment", deployment)["spec"]["template"]["spec"]
+MISTAKES = Path(__file__).parent / "k8s-planted-mistakes.yaml"
+#: The owners that are this script (the file's other owners are checkov ids).
+OURS = {"k8s_consistency", "k8s_consistency+binaries", "k8s_consistency+schema"}
 
 
-def _container(docs: list, deployment: str, index: int = 0) -> dict:
-    return _pod(docs, deployment)["containers"][index]
-
-
-def _ann(docs: list, deployment: str) -> dict:
-    return _obj(docs, "Deployment", deployment)["spec"]["template"]["metadata"]["annotations"]
-
-
-def _env(c: dict, name: str) -> dict:
-    return next(e for e in c["env"] if e["name"] == name)
-
-
-def _drop_env(c: dict, name: str) -> None:
-    c["env"] = [e for e in c["env"] if e["name"] != name]
-
-
-CHECKER = "k8s_consistency"
-#: Caught by this script only with the binaries at hand (describe, or a request).
-LIVE = "k8s_consistency with the binaries"
-#: Caught by this script's jsonschema validation of the Custom Resources.
-SCHEMA = "k8s_consistency's jsonschema (scripts/schemas)"
-OURS = (CHECKER, LIVE, SCHEMA)
-
-#: (what is broken, the tool that must catch it: this script, or the id of a
-#: checkov check or of a policy in scripts/checkov-policies; how to break a
-#: copy of the all-components render).
-# fmt: off
-MUTATIONS = [
-    ("SINK_URL names a Service port that does not exist", CHECKER,
-     lambda d: _env(_container(d, "relays"), "SINK_URL").update(value="sink-svc:8080/sink.php")),
-    ("RELAY_URL names a Service that does not exist", CHECKER,
-     lambda d: _env(_container(d, "senders"), "RELAY_URL").update(value="relay/relay.php")),
-    ("the second URL of a list names a Service that does not exist", CHECKER,
-     lambda d: _env(_container(d, "senders"), "RELAY_URL").update(value="relay-svc/relay.php,relay-svc-2/relay.php")),
-    ("a Service selector matches no pod", CHECKER,
-     lambda d: _obj(d, "Service", "sink-svc")["spec"]["selector"].update(role="sinks")),
-    ("a targetPort is no containerPort", CHECKER,
-     lambda d: _obj(d, "Service", "relay-svc")["spec"]["ports"][0].update(targetPort="web")),
-    ("a NodePort is used twice", CHECKER,
-     lambda d: _obj(d, "Service", "sink-svc")["spec"]["ports"][0].update(nodePort=30000)),
-    ("a writable root file system", "CKV_K8S_22",
-     lambda d: _container(d, "sinks")["securityContext"].update(readOnlyRootFilesystem=False)),
-    ("capabilities not dropped", "CKV_K8S_37",
-     lambda d: _container(d, "relays")["securityContext"].pop("capabilities")),
-    ("privilege escalation allowed", "CKV_K8S_20",
-     lambda d: _container(d, "to-do-app-frontend")["securityContext"].update(allowPrivilegeEscalation=True)),
-    ("runAsNonRoot not true (the UID alone is non-root)", "CKV2_SAMPLES_1",
-     lambda d: _pod(d, "senders")["securityContext"].update(runAsNonRoot=False)),
-    ("a liveness probe on the readiness path", LIVE,
-     lambda d: _container(d, "relays")["livenessProbe"]["httpGet"].update(path="/readyz")),
-    ("a probe path the binary does not serve", LIVE,
-     lambda d: _container(d, "sinks")["livenessProbe"]["httpGet"].update(path="/health")),
-    ("a containerPort that is not the port the binary listens on", CHECKER,
-     lambda d: _container(d, "relays")["ports"][0].update(containerPort=80)),
-    ("a ConfigMap key that does not exist", CHECKER,
-     lambda d: _env(_container(d, "to-do-app-backend"), "DB_HOST")["valueFrom"]["configMapKeyRef"].update(
-         key="hostname")),
-    ("a grace period shorter than the drain", CHECKER,
-     lambda d: _pod(d, "sinks").update(terminationGracePeriodSeconds=5)),
-    ("CONTROLLER_PORT that is not the Controller's NodePort", CHECKER,
-     lambda d: _env(_container(d, "tool-portal-pods", 0), "CONTROLLER_PORT").update(value="30101")),
-    ("an image on :latest", "CKV_K8S_14",
-     lambda d: _container(d, "senders").update(image="registry.example.com/x/sender:latest")),
-    ("the seed's replica count changed", "CKV2_SAMPLES_6",
-     lambda d: _obj(d, "Deployment", "senders")["spec"].update(replicas=1)),
-    ("POD_IP not from the downward API", CHECKER, lambda d: _drop_env(_container(d, "relays"), "POD_IP")),
-    ("a NetworkPolicy port name no pod has", CHECKER,
-     lambda d: _obj(d, "NetworkPolicy", "relay-to-sink-egress")["spec"]["egress"][0]["ports"][0].update(port="htp")),
-    ("an Ingress backend Service that does not exist", CHECKER,
-     lambda d: _obj(d, "Ingress", "to-do-app")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(
-         name="backend")),
-    ("an HPA target that still sets replicas", CHECKER,
-     lambda d: _obj(d, "Deployment", "relays")["spec"].update(replicas=2)),
-    ("GRAPHQL_MODE with a value the frontend does not know", CHECKER,
-     lambda d: _env(_container(d, "to-do-app-frontend"), "GRAPHQL_MODE").update(value="proxied")),
-    ("CONTROLLER_MODE not set", CHECKER, lambda d: _drop_env(_container(d, "tool-portal-pods", 0), "CONTROLLER_MODE")),
-    ("CONTROLLER_UPSTREAM on a port no container of the pod has", CHECKER,
-     lambda d: _env(_container(d, "tool-portal-pods", 0), "CONTROLLER_UPSTREAM").update(value="http://localhost:8082")),
-    ("proxy-mode SERVER_URI names no Service (a browser address instead)", CHECKER,
-     lambda d: _obj(d, "ConfigMap", "backend-conf")["data"].update({"server-uri": "localhost:30301"})),
-    ("direct-mode SERVER_URI that the browser cannot reach", CHECKER,
-     lambda d: _env(_container(d, "to-do-app-frontend"), "GRAPHQL_MODE").update(value="direct")),
-    ("a pod template without the scrape annotation", CHECKER,
-     lambda d: _obj(d, "Deployment", "relays")["spec"]["template"]["metadata"].pop("annotations")),
-    ("a scrape annotation on a port nothing listens on", CHECKER,
-     lambda d: _ann(d, "sinks").update({"prometheus.io/port": "9090"})),
-    ("a scrape path the binary does not serve", LIVE,
-     lambda d: _ann(d, "sinks").update({"prometheus.io/path": "/stats"})),
-    ("a PodMonitor port name the pods do not have", CHECKER,
-     lambda d: _obj(d, "PodMonitor", "tool-portal")["spec"]["podMetricsEndpoints"][1].update(port="controller")),
-    ("a PodMonitor field the CRD does not know", SCHEMA,
-     lambda d: _obj(d, "PodMonitor", "to-do-app")["spec"]["podMetricsEndpoints"][0].update(intervall="30s")),
-    ("a PodMonitor selecting no pod", CHECKER,
-     lambda d: _obj(d, "PodMonitor", "message-chain")["spec"]["selector"]["matchLabels"].update(app="chain")),
-    ("MySQL's data volume mounted at its root", "CKV2_SAMPLES_5",
-     lambda d: _container(d, "mysql")["volumeMounts"][0].pop("subPath")),
-    ("a PVC that does not exist", CHECKER,
-     lambda d: _pod(d, "mysql")["volumes"][0]["persistentVolumeClaim"].update(claimName="mysql-pvc")),
-]
-# fmt: on
+def plant(base: list[dict], mistake: dict) -> list[dict]:
+    """A copy of the render with one mistake of k8s-planted-mistakes.yaml in it."""
+    docs = copy.deepcopy(base)
+    kind, name = mistake["in"].split("/")
+    node = next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+    for step in mistake["at"].split("."):
+        if isinstance(node, list):
+            node = node[int(step)] if step.isdigit() else next(i for i in node if i.get("name") == step)
+        else:
+            node = node[step]
+    if "drop" in mistake and isinstance(node, list):
+        node.remove(next(i for i in node if i.get("name") == mistake["drop"]))
+    elif "drop" in mistake:
+        del node[mistake["drop"]]
+    if "set" in mistake:
+        node.update(mistake["set"])
+    return docs
 
 
 def run_checkov(checkov: list[str], files: list[Path]) -> dict[str, set[str]]:
     """checkov's failed check ids per file (one run over all of them)."""
-    out = subprocess.run(
-        [*checkov, "--quiet", "--compact", "--output", "json", *[a for f in files for a in ("--file", str(f))]],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    reports = json.loads(out.stdout or "[]") if out.stdout.strip().startswith(("[", "{")) else None
-    if reports is None:
+    out = subprocess.run([*checkov, "--quiet", "--compact", "--output", "json",
+                          *[a for f in files for a in ("--file", str(f))]], capture_output=True, text=True, timeout=600)
+    if not out.stdout.strip().startswith(("[", "{")):
         raise SystemExit(f"checkov gave no JSON (exit {out.returncode}): {out.stderr[-800:]}")
+    reports = json.loads(out.stdout)
     failed: dict[str, set[str]] = {}
     for report in reports if isinstance(reports, list) else [reports]:
         for f in (report.get("results") or {}).get("failed_checks") or []:
-            failed.setdefault(Path(f["file_abs_path"] if "file_abs_path" in f else f["file_path"]).name, set()).add(
-                f["check_id"]
-            )
+            failed.setdefault(Path(f.get("file_abs_path") or f["file_path"]).name, set()).add(f["check_id"])
     return failed
 
 
 def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
     with open(path, encoding="utf-8") as f:
         base = [d for d in yaml.safe_load_all(f) if isinstance(d, dict)]
+    mistakes = yaml.safe_load(MISTAKES.read_text(encoding="utf-8"))
     _, rep = check_all(copy.deepcopy(base), bins)
     if rep.failures:
         print("self-test: the unmodified render already fails:", *rep.failures, sep="\n  ")
@@ -807,45 +678,40 @@ def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
     # checkov gets the unmodified render and, for each mistake it owns, the
     # objects the mistake changed: one run (its start-up costs the most).
     with tempfile.TemporaryDirectory() as tmp:
-        files = {0: Path(tmp, "mutation-00.yaml")}
-        files[0].write_text(yaml.safe_dump_all(base, sort_keys=False), encoding="utf-8")
-        for i, (_, owner, mutate) in enumerate(MUTATIONS, start=1):
-            if owner not in OURS:
-                docs = copy.deepcopy(base)
-                mutate(docs)
-                changed = [d for j, d in enumerate(docs) if d != base[j]]
-                files[i] = Path(tmp, f"mutation-{i:02}.yaml")
+        files = {-1: Path(tmp, "unmodified.yaml")}
+        files[-1].write_text(yaml.safe_dump_all(base, sort_keys=False), encoding="utf-8")
+        for i, m in enumerate(mistakes):
+            if m["by"] not in OURS:
+                changed = [d for d, b in zip(plant(base, m), base) if d != b]
+                files[i] = Path(tmp, f"mistake-{i:02}.yaml")
                 files[i].write_text(yaml.safe_dump_all(changed, sort_keys=False), encoding="utf-8")
         by_checkov = run_checkov(checkov, list(files.values())) if checkov else {}
-    if by_checkov.get(files[0].name):
-        print(f"self-test: checkov already fails the unmodified render: {sorted(by_checkov[files[0].name])}")
+    if by_checkov.get(files[-1].name):
+        print(f"self-test: checkov already fails the unmodified render: {sorted(by_checkov[files[-1].name])}")
         return 1
     missed = skipped = 0
-    for i, (what, owner, mutate) in enumerate(MUTATIONS, start=1):
-        if owner == LIVE and bins.bin_dir is None:
+    for i, m in enumerate(mistakes):
+        what, owner = m["what"], m["by"]
+        if owner.endswith("+binaries") and bins.bin_dir is None:
             skipped += 1
             print(f"  skipped {what}: needs --binaries")
             continue
-        docs = copy.deepcopy(base)
-        mutate(docs)
-        _, rep = check_all(docs, bins)
-        caught = set(OURS) if rep.failures else set()
-        caught |= by_checkov.get(files[i].name, set()) if i in files else set()
-        ok = owner in caught
-        missed += not ok
-        tool = owner if owner in OURS else f"checkov {owner}"
-        if ok:
-            detail = rep.failures[0] if owner in OURS else ", ".join(sorted(caught - set(OURS)))
-            print(f"  caught  {what}: by {tool}  ({detail})")
+        if owner in OURS:
+            _, rep = check_all(plant(base, m), bins)
+            caught, detail = bool(rep.failures), rep.failures[:1]
         else:
-            print(f"  MISSED  {what}: {tool} did not fail it (failed: {sorted(caught) or 'nothing'})")
+            failed = by_checkov.get(files[i].name, set())
+            caught, detail, owner = owner in failed, sorted(failed), f"checkov {owner}"
+        missed += not caught
+        if caught:
+            print(f"  caught  {what}: by {owner}  ({', '.join(detail)})")
+        else:
+            print(f"  MISSED  {what}: {owner} did not fail it (it failed: {', '.join(detail) or 'nothing'})")
     bins.stop()
     for msg in bins.rep.failures:
         print(f"  FAIL {msg}")
-    print(
-        f"self-test: {len(MUTATIONS) - missed - skipped}/{len(MUTATIONS)} planted mistakes caught"
-        + (f", {skipped} skipped without --binaries" if skipped else "")
-    )
+    print(f"self-test: {len(mistakes) - missed - skipped}/{len(mistakes)} planted mistakes caught"
+          + (f", {skipped} skipped without --binaries" if skipped else ""))
     return 1 if missed or bins.rep.failures else 0
 
 
@@ -856,16 +722,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binaries", type=Path, help="directory of the built binaries (e.g. target/debug)")
     ap.add_argument("--require-binaries", action="store_true", help="a binary missing from --binaries is a failure")
-    ap.add_argument(
-        "--podman", action="append", default=[], metavar="NAME", help="this entry point is for `podman kube play`"
-    )
+    ap.add_argument("--podman", action="append", default=[], metavar="NAME",
+                    help="this entry point is for `podman kube play`")
     ap.add_argument("--self-test", metavar="RENDER", help="plant known mistakes in this render; each must be caught")
-    ap.add_argument(
-        "--checkov",
-        nargs=argparse.REMAINDER,
-        default=[],
-        help="(self-test) the checkov command and its options; must be last",
-    )
+    ap.add_argument("--checkov", nargs=argparse.REMAINDER, default=[],
+                    help="(self-test) the checkov command and its options; must be last")
     ap.add_argument("rendered", nargs="*", help="NAME=FILE: output of `kubectl kustomize` for one entry point")
     args = ap.parse_args()
     bins = Binaries(args.binaries, args.require_binaries)
@@ -873,35 +734,27 @@ def main() -> int:
         bins.rep.notes.append("no --binaries: containerPorts and the paths the manifests name are not checked")
     if args.self_test:
         return self_test(args.self_test, bins, args.checkov)
-
-    summary = []
+    failed = 0
     for item in args.rendered:
         name, _, path = item.partition("=")
         with open(path, encoding="utf-8") as f:
             r, rep = check_all(list(yaml.safe_load_all(f)), bins, podman=name in args.podman)
-        summary.append((name, rep.passed, len(rep.failures)))
-        print(
-            f"== {name}: {len(r.docs)} objects, {len(r.pods)} pod templates, "
-            f"{rep.passed} checks passed, {len(rep.failures)} failed"
-        )
+        failed += len(rep.failures)
+        print(f"  {'FAIL' if rep.failures else 'ok':4} {name:40} {len(r.docs):3} objects, {len(r.pods):2} pod templates, "
+              f"{rep.passed:3} checks passed, {len(rep.failures)} failed")
         for msg in rep.failures:
-            print(f"   FAIL {msg}")
+            print(f"       FAIL {msg}")
     started = sum(run is not None for run in bins.running.values())
     described = sum(d is not None for d in bins.described.values())
     bins.stop()
-    print(
-        f"== binaries ({args.binaries or 'none'}): {described} described, {started} started, "
-        f"{len(bins.answers)} paths requested, {len(bins.rep.failures)} failed"
-    )
+    failed += len(bins.rep.failures)
+    print(f"  {'FAIL' if bins.rep.failures else 'ok':4} binaries ({args.binaries or 'none'}): {described} described, "
+          f"{started} started, {len(bins.answers)} paths requested, {len(bins.rep.failures)} failed")
     for msg in bins.rep.failures:
-        print(f"   FAIL {msg}")
+        print(f"       FAIL {msg}")
     for msg in sorted(set(bins.rep.notes)):
-        print(f"   note {msg}")
-    summary.append(("binaries", bins.rep.passed, len(bins.rep.failures)))
-    print("\nconsistency summary:")
-    for name, n_ok, n_fail in summary:
-        print(f"  {'ok' if not n_fail else 'FAIL':4} {name:28} {n_ok:4} passed {n_fail:3} failed")
-    return 1 if any(n for _, _, n in summary) else 0
+        print(f"       note {msg}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
