@@ -87,9 +87,9 @@ OTHER_IMAGES = {"mongo": 27017, "mysql": 3306, "redis": 6379, "postgres": 5432}
 BROWSER_URL_VARS = {"SERVER_URI", "CONTROLLER_URL"}
 #: Env vars without the _URL/_URI suffix that still hold a service URL.
 EXTRA_URL_VARS = {"CONTROLLER_UPSTREAM"}
-#: Env vars holding a bare host[:port], and the port implied when absent.
-HOST_VARS = {"DB_HOST": 3306, "REDIS_HOST": 6379, "POSTGRES_HOST": 5432}
-SCHEME_PORTS = {"http": 80, "https": 443, "mongodb": 27017, "mysql": 3306}
+#: Env vars holding a bare host[:port], and the scheme that implies the port.
+HOST_VARS = {"DB_HOST": "mysql", "REDIS_HOST": "redis", "POSTGRES_HOST": "postgres"}
+SCHEME_PORTS = {"http": 80, "https": 443, "mongodb": 27017, "mysql": 3306, "redis": 6379, "postgres": 5432}
 #: The port the browser uses to reach another container of the same pod.
 BROWSER_PORT_VARS = {"CONTROLLER_PORT": "portal-controller"}
 #: The proxy/direct switches: image -> (env var, the URL var that is
@@ -309,18 +309,14 @@ class Binaries:
 
 
 def check_served(bins: Binaries, rep: Report, where: str, image: str, path: str, want: str) -> None:
-    """Ask the running binary for `path`. want: "ok" (200), "probe" (200, or
-    503 while not ready), "route" (anything but 404: a POST route answers
-    405 to GET, and that still proves it exists)."""
+    """Ask the running binary (when there is one) for `path`. want: "ok"
+    (200), "probe" (200, or 503 while draining), "route" (anything but 404:
+    a POST route answers 405 to GET, and that still proves it exists)."""
     got = bins.status(image, path)
-    if got == "unknown":
-        return
-    ok = {"ok": got == 200, "probe": got in (200, 503), "route": got is not None and got != 404}[want]
-    rep.check(
-        ok,
-        where,
-        f"{image} answers GET {path} with {got} (want {dict(ok='200', probe='200 or 503', route='not 404')[want]})",
-    )
+    if got != "unknown":
+        ok, text = {"ok": (got == 200, "200"), "probe": (got in (200, 503), "200 or 503"),
+                    "route": (got not in (None, 404), "not 404")}[want]
+        rep.check(ok, where, f"{image} answers GET {path} with {got} (want {text})")
 
 
 # --------------------------------------------------------------------------
@@ -380,16 +376,12 @@ def url_target(r: Rendered, pod: PodTemplate, svc: dict | None, port: int) -> se
 def check_url(r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where: str, var: str, value: str,
               browser: bool) -> None:
     label = f"env {var}={value!r}"
-    if var in HOST_VARS:
-        host, _, port_s = value.partition(":")
-        port, path = int(port_s) if port_s else HOST_VARS[var], ""
-    else:
-        try:
-            parts = urlsplit(value if "://" in value else f"http://{value}")
-            host, port, path = parts.hostname, parts.port or SCHEME_PORTS.get(parts.scheme), parts.path
-        except ValueError as err:
-            rep.check(False, where, f"{label} is not a URL: {err}")
-            return
+    try:
+        parts = urlsplit(value if "://" in value else f"{HOST_VARS.get(var, 'http')}://{value}")
+        host, port, path = parts.hostname, parts.port or SCHEME_PORTS.get(parts.scheme), parts.path
+    except ValueError as err:
+        rep.check(False, where, f"{label} is not a URL: {err}")
+        return
     if not rep.check(bool(host) and port is not None, where, f"{label}: no host or port"):
         return
     if browser:
@@ -653,17 +645,24 @@ def plant(base: list[dict], mistake: dict) -> list[dict]:
     return docs
 
 
-def run_checkov(checkov: list[str], files: list[Path]) -> dict[str, set[str]]:
-    """checkov's failed check ids per file (one run over all of them)."""
-    out = subprocess.run([*checkov, "--quiet", "--compact", "--output", "json",
-                          *[a for f in files for a in ("--file", str(f))]], capture_output=True, text=True, timeout=600)
+def run_checkov(checkov: list[str], renders: dict[int, list[dict]]) -> dict[int, set[str]]:
+    """checkov's failed check ids for each render, from one run over all of
+    them (its start-up costs the most)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {Path(tmp, f"render-{key}.yaml"): key for key in renders}
+        for f, key in files.items():
+            f.write_text(yaml.safe_dump_all(renders[key], sort_keys=False), encoding="utf-8")
+        out = subprocess.run([*checkov, "--quiet", "--compact", "--output", "json",
+                              *[a for f in files for a in ("--file", str(f))]], capture_output=True, text=True,
+                             timeout=600)
     if not out.stdout.strip().startswith(("[", "{")):
         raise SystemExit(f"checkov gave no JSON (exit {out.returncode}): {out.stderr[-800:]}")
     reports = json.loads(out.stdout)
-    failed: dict[str, set[str]] = {}
+    failed: dict[int, set[str]] = {key: set() for key in renders}
     for report in reports if isinstance(reports, list) else [reports]:
         for f in (report.get("results") or {}).get("failed_checks") or []:
-            failed.setdefault(Path(f.get("file_abs_path") or f["file_path"]).name, set()).add(f["check_id"])
+            name = Path(f.get("file_abs_path") or f["file_path"]).name
+            failed[next(key for p, key in files.items() if p.name == name)].add(f["check_id"])
     return failed
 
 
@@ -675,19 +674,13 @@ def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
     if rep.failures:
         print("self-test: the unmodified render already fails:", *rep.failures, sep="\n  ")
         return 1
-    # checkov gets the unmodified render and, for each mistake it owns, the
-    # objects the mistake changed: one run (its start-up costs the most).
-    with tempfile.TemporaryDirectory() as tmp:
-        files = {-1: Path(tmp, "unmodified.yaml")}
-        files[-1].write_text(yaml.safe_dump_all(base, sort_keys=False), encoding="utf-8")
-        for i, m in enumerate(mistakes):
-            if m["by"] not in OURS:
-                changed = [d for d, b in zip(plant(base, m), base) if d != b]
-                files[i] = Path(tmp, f"mistake-{i:02}.yaml")
-                files[i].write_text(yaml.safe_dump_all(changed, sort_keys=False), encoding="utf-8")
-        by_checkov = run_checkov(checkov, list(files.values())) if checkov else {}
-    if by_checkov.get(files[-1].name):
-        print(f"self-test: checkov already fails the unmodified render: {sorted(by_checkov[files[-1].name])}")
+    # checkov gets the unmodified render (key -1) and, for each mistake it
+    # owns, the objects the mistake changed.
+    renders = {i: [d for d, b in zip(plant(base, m), base) if d != b]
+               for i, m in enumerate(mistakes) if m["by"] not in OURS}
+    by_checkov = run_checkov(checkov, renders | {-1: base}) if checkov else {}
+    if by_checkov.get(-1):
+        print(f"self-test: checkov already fails the unmodified render: {sorted(by_checkov[-1])}")
         return 1
     missed = skipped = 0
     for i, m in enumerate(mistakes):
@@ -697,16 +690,14 @@ def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
             print(f"  skipped {what}: needs --binaries")
             continue
         if owner in OURS:
-            _, rep = check_all(plant(base, m), bins)
-            caught, detail = bool(rep.failures), rep.failures[:1]
+            failures = check_all(plant(base, m), bins)[1].failures
+            caught, detail = bool(failures), failures[:1]
         else:
-            failed = by_checkov.get(files[i].name, set())
+            failed = by_checkov.get(i, set())
             caught, detail, owner = owner in failed, sorted(failed), f"checkov {owner}"
         missed += not caught
-        if caught:
-            print(f"  caught  {what}: by {owner}  ({', '.join(detail)})")
-        else:
-            print(f"  MISSED  {what}: {owner} did not fail it (it failed: {', '.join(detail) or 'nothing'})")
+        print(f"  caught  {what}: by {owner}  ({', '.join(detail)})" if caught else
+              f"  MISSED  {what}: {owner} did not fail it (it failed: {', '.join(detail) or 'nothing'})")
     bins.stop()
     for msg in bins.rep.failures:
         print(f"  FAIL {msg}")
