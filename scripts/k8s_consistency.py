@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import jsonschema
+import jsonschema  # installed with kubernetes-validate (scripts/check-k8s.sh pins it)
 import yaml
 
 #: The images built from this workspace (their binaries answer `describe`).
