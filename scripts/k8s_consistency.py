@@ -575,25 +575,20 @@ def check_references(r: Rendered, rep: Report) -> None:
     for np_ in r.all("NetworkPolicy"):
         where, sel = f"NetworkPolicy/{np_['metadata']['name']}", np_["spec"].get("podSelector") or {}
         selected = r.pods_matching(sel)
-        if sel:
-            rep.check(bool(selected), where, "podSelector matches no pod template")
-
-        def named(pods: list[PodTemplate], port) -> bool:
-            return not isinstance(port, str) or bool(pods) and all(
-                any(cp.get("name") == port for _, cp in p.ports()) for p in pods)
-
-        for rule in np_["spec"].get("ingress") or []:
-            for p in rule.get("ports") or []:
-                rep.check(named(selected, p.get("port")), where,
-                          f"ingress port {p.get('port')!r} is not a named port of every selected pod")
+        rep.check(bool(selected) or not sel, where, "podSelector matches no pod template")
+        # A port given by name must be a named port of every pod it applies
+        # to: the selected pods for ingress, the peer pods for egress.
+        rules = [(selected, rule, "ingress") for rule in np_["spec"].get("ingress") or []]
         for rule in np_["spec"].get("egress") or []:
             for t in rule.get("to") or []:
                 if "podSelector" in t and "namespaceSelector" not in t:
                     peer = r.pods_matching(t["podSelector"])
                     rep.check(bool(peer), where, "egress peer podSelector matches no pod template")
-                    for p in rule.get("ports") or []:
-                        rep.check(named(peer, p.get("port")), where,
-                                  f"egress port {p.get('port')!r} is not a named port of the peer pods")
+                    rules.append((peer, rule, "egress"))
+        for pods, rule, way in rules:
+            for port in [p.get("port") for p in rule.get("ports") or [] if isinstance(p.get("port"), str)]:
+                rep.check(bool(pods) and all(any(cp.get("name") == port for _, cp in p.ports()) for p in pods),
+                          where, f"{way} port {port!r} is not a named port of the pods it applies to")
     for ing in r.all("Ingress"):
         for rule in ing["spec"].get("rules") or []:
             for path in (rule.get("http") or {}).get("paths") or []:
