@@ -519,7 +519,7 @@ def check_metrics(r: Rendered, rep: Report, bins: Binaries) -> None:
         if rep.check(ann.get("prometheus.io/scrape") == want, pod.owner,
                      f"annotation prometheus.io/scrape is {ann.get('prometheus.io/scrape')!r}, want {want!r}") and ports:
             port = ann.get("prometheus.io/port", "")
-            hits = [image for _, n, image in ports if port.isdigit() and int(port) == n]
+            hits = [image for _, n, image in ports if str(n) == port]
             if rep.check(bool(hits), pod.owner,
                          f"prometheus.io/port {port!r}: our binaries serve /metrics on {sorted(n for _, n, _ in ports)}"):
                 check_served(bins, rep, pod.owner, hits[0], ann.get("prometheus.io/path", "/metrics"), "ok")
