@@ -286,7 +286,7 @@ class Binaries:
         proc.kill()
         proc.wait()
         log.seek(0)
-        self.rep.check(False, f"binary {image}", f"did not answer on 127.0.0.1:{port} within 15s: {log.read()[-600:]!r}")
+        self.rep.check(False, f"binary {image}", f"no answer on 127.0.0.1:{port} within 15s: {log.read()[-600:]!r}")
         return None
 
     def stop(self) -> None:
@@ -497,8 +497,8 @@ def check_pods(r: Rendered, rep: Report, bins: Binaries, podman: bool = False) -
             if short in OUR_IMAGES:
                 drain = parse_duration(env.get("SHUTDOWN_GRACE") or "10s") or 10
                 pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
-                rep.check(grace > drain + pre, where,
-                          f"terminationGracePeriodSeconds {grace} must exceed preStop {pre}s + SHUTDOWN_GRACE {drain:g}s")
+                rep.check(grace > drain + pre, where, f"terminationGracePeriodSeconds {grace} must exceed "
+                          f"preStop {pre}s + SHUTDOWN_GRACE {drain:g}s")
 
 
 # --------------------------------------------------------------------------
@@ -508,20 +508,20 @@ def check_pods(r: Rendered, rep: Report, bins: Binaries, podman: bool = False) -
 
 def metrics_ports(pod: PodTemplate) -> list[tuple[str | None, int, str]]:
     """(name, number, image) of every port where one of our binaries serves /metrics."""
-    return [(cp.get("name"), cp["containerPort"], short_name(c)) for c, cp in pod.ports() if short_name(c) in OUR_IMAGES]
+    return [(cp.get("name"), cp["containerPort"], short_name(c))
+            for c, cp in pod.ports() if short_name(c) in OUR_IMAGES]
 
 
 def check_metrics(r: Rendered, rep: Report, bins: Binaries) -> None:
     """Scrape annotations on every pod template, and the PodMonitors."""
     for pod in r.pods:
         ann, ports = pod.annotations, metrics_ports(pod)
-        want = "true" if ports else "false"
-        if rep.check(ann.get("prometheus.io/scrape") == want, pod.owner,
-                     f"annotation prometheus.io/scrape is {ann.get('prometheus.io/scrape')!r}, want {want!r}") and ports:
+        scrape, want = ann.get("prometheus.io/scrape"), "true" if ports else "false"
+        if rep.check(scrape == want, pod.owner, f"prometheus.io/scrape is {scrape!r}, want {want!r}") and ports:
             port = ann.get("prometheus.io/port", "")
             hits = [image for _, n, image in ports if str(n) == port]
-            if rep.check(bool(hits), pod.owner,
-                         f"prometheus.io/port {port!r}: our binaries serve /metrics on {sorted(n for _, n, _ in ports)}"):
+            numbers = sorted(n for _, n, _ in ports)
+            if rep.check(bool(hits), pod.owner, f"prometheus.io/port {port!r}: /metrics is served on {numbers}"):
                 check_served(bins, rep, pod.owner, hits[0], ann.get("prometheus.io/path", "/metrics"), "ok")
     covered: set[tuple[str, str]] = set()
     for pm in r.all("PodMonitor"):
@@ -726,7 +726,8 @@ def main() -> int:
         with open(path, encoding="utf-8") as f:
             r, rep = check_all(list(yaml.safe_load_all(f)), bins, podman=name in args.podman)
         failed += len(rep.failures)
-        print(f"  {'FAIL' if rep.failures else 'ok':4} {name:40} {len(r.docs):3} objects, {len(r.pods):2} pod templates, "
+        status = "FAIL" if rep.failures else "ok"
+        print(f"  {status:4} {name:40} {len(r.docs):3} objects, {len(r.pods):2} pod templates, "
               f"{rep.passed:3} checks passed, {len(rep.failures)} failed")
         for msg in rep.failures:
             print(f"       FAIL {msg}")
