@@ -318,7 +318,7 @@ section "yamllint (.yamllint)"
 if "$venv/bin/yamllint" --strict -c .yamllint .yamllint .checkov.yaml k8s scripts/checkov-policies \
     scripts/k8s-planted-mistakes.yaml "$out"; then
     echo "  ok   sources, policies and renders"
-    record ok "yamllint" "k8s/ and every render"
+    record ok "yamllint" "k8s/, the checkov policies and every render"
 else
     record FAIL "yamllint" "see above"
 fi
@@ -364,9 +364,9 @@ declare -a scan_args=()
 for f in "${scan[@]}"; do scan_args+=(--file "$f"); done
 if "$venv/bin/checkov" "${checkov_args[@]}" "${scan_args[@]}"; then
     echo "  ok   every object of every render (${#scan[@]} renders hold objects no earlier one had)"
-    record ok "hardening (checkov)" "${#rendered[@]} renders"
+    record ok "hardening, conventions (checkov)" "${#rendered[@]} renders"
 else
-    record FAIL "hardening (checkov)" "see the failed checks above"
+    record FAIL "hardening, conventions (checkov)" "see the failed checks above"
 fi
 
 # --- consistency ------------------------------------------------------------
