@@ -17,26 +17,31 @@
 #    ($K8S_MIN_VERSION, 1.30: the preStop `sleep` action) and of the newest
 #    version kubernetes-validate knows. Anything that needs a newer API than
 #    the minimum fails. Objects of Custom Resource kinds (the monitoring
-#    component's PodMonitors) have no bundled schema: they are checked by
-#    scripts/k8s_consistency.py instead; any other kind without a schema
-#    fails. A self-test proves the gate refuses a field newer than the
-#    minimum.
+#    component's PodMonitors) have no bundled schema: scripts/k8s_consistency.py
+#    validates them against scripts/schemas/ instead; any other kind without
+#    a schema fails. A self-test proves the gate refuses a field newer than
+#    the minimum.
 # 3. Runs yamllint (.yamllint) over the sources and the rendered output.
 # 4. Runs checkov over every render: the hardening every container needs
 #    (non-root, no privilege escalation, read-only root file system, all
 #    capabilities dropped, seccomp, no host namespaces, no service account
 #    token, requests and limits, probes, pinned image tags). The checks that
 #    do not apply here are skipped in .checkov.yaml, each with its reason.
+#    The same run applies this project's conventions, YAML policies in
+#    scripts/checkov-policies/: runAsNonRoot, the recommended labels, images
+#    with a registry, MySQL's subPath, and what the seeds fix.
 # 5. Runs scripts/k8s_consistency.py over every render: what only this
-#    project knows. URLs name existing Services and ports, selectors match
-#    pods, CONTROLLER_PORT is the controller's nodePort, grace periods cover
-#    preStop + drain, scrape annotations and PodMonitors name real /metrics
-#    ports. When the binaries are built (target/debug, or
+#    project knows, across objects. URLs name existing Services and ports,
+#    selectors match pods, CONTROLLER_PORT is the controller's nodePort,
+#    grace periods cover preStop + drain, scrape annotations and PodMonitors
+#    name real /metrics ports. When the binaries are built (target/debug, or
 #    $K8S_CHECK_BINARIES), each is asked `describe` (its port and probe
 #    paths), started on 127.0.0.1, and every path the manifests name is
 #    requested for real.
-# 6. Proves the checks still catch known mistakes: deliberately broken
-#    copies of a render must each fail, in this script or in checkov.
+# 6. Proves the checks still catch known mistakes: each mistake of
+#    scripts/k8s-planted-mistakes.yaml, planted in a copy of a render, must
+#    fail in the tool it names (k8s_consistency.py, or a checkov check or
+#    policy).
 #
 # Python tools are installed into a virtualenv ($K8S_VENV, default .venv-k8s)
 # on first use. Needs python3 (3.9+) and kubectl (any version with kustomize
@@ -56,8 +61,8 @@
 set -euo pipefail
 
 K8S_MIN_VERSION="${K8S_MIN_VERSION:-1.30.0}"
-# Custom Resource kinds kubernetes-validate has no schema for; checked by
-# scripts/k8s_consistency.py (check_metrics) instead.
+# Custom Resource kinds kubernetes-validate has no schema for; validated by
+# scripts/k8s_consistency.py against scripts/schemas/ instead.
 CRD_KINDS="PodMonitor"
 KUBERNETES_VALIDATE_VERSION="1.37.0"
 YAMLLINT_VERSION="1.38.0"
@@ -273,7 +278,7 @@ for version in "$K8S_MIN_VERSION" "$newest"; do
     errors="$(echo "$log" | grep '^ERROR' || true)"
     if [[ "$status" -eq 0 && -z "$errors" && -z "$missing" ]]; then
         crd="$(echo "$log" | grep -c "Couldn't find schema" || true)"
-        echo "  ok   every object of every render${crd:+ ($crd Custom Resources left to k8s_consistency.py)}"
+        echo "  ok   every object of every render${crd:+ ($crd Custom Resources left to k8s_consistency.py and scripts/schemas)}"
         record ok "schema $version" "strict, ${#files[@]} renders"
     else
         printf '%s\n%s\n' "$errors" "$missing" | sed '/^$/d; s/^/  /'
@@ -310,9 +315,10 @@ rm -f "$gate"
 
 # --- yamllint ---------------------------------------------------------------
 section "yamllint (.yamllint)"
-if "$venv/bin/yamllint" --strict -c .yamllint .yamllint k8s "$out"; then
-    echo "  ok   sources and renders"
-    record ok "yamllint" "k8s/ and every render"
+if "$venv/bin/yamllint" --strict -c .yamllint .yamllint .checkov.yaml k8s scripts/checkov-policies \
+    scripts/k8s-planted-mistakes.yaml "$out"; then
+    echo "  ok   sources, policies and renders"
+    record ok "yamllint" "k8s/, the checkov policies and every render"
 else
     record FAIL "yamllint" "see above"
 fi
@@ -328,7 +334,7 @@ fi
 # suppression annotations for those two checks, in the scanned copy only.
 # k8s_consistency.py requires the liveness probes gone there, and
 # CONTROLLER_PORT to be the controller's hostPort.
-section "hardening (checkov $CHECKOV_VERSION, .checkov.yaml)"
+section "hardening and conventions (checkov $CHECKOV_VERSION, .checkov.yaml, scripts/checkov-policies)"
 checkov_args=(--config-file .checkov.yaml --quiet --compact)
 mkdir -p "$out/checkov"
 mapfile -t scan < <("$venv/bin/python" - "$out/checkov" "${rendered[@]}" <<'PY'
@@ -358,9 +364,9 @@ declare -a scan_args=()
 for f in "${scan[@]}"; do scan_args+=(--file "$f"); done
 if "$venv/bin/checkov" "${checkov_args[@]}" "${scan_args[@]}"; then
     echo "  ok   every object of every render (${#scan[@]} renders hold objects no earlier one had)"
-    record ok "hardening (checkov)" "${#rendered[@]} renders"
+    record ok "hardening, conventions (checkov)" "${#rendered[@]} renders"
 else
-    record FAIL "hardening (checkov)" "see the failed checks above"
+    record FAIL "hardening, conventions (checkov)" "see the failed checks above"
 fi
 
 # --- consistency ------------------------------------------------------------

@@ -1,69 +1,57 @@
 #!/usr/bin/env python3
-"""What no general tool knows about these manifests: how they fit together
-and with our binaries.
+"""What no general tool knows about these manifests: how their objects fit
+together, and how they fit our binaries.
 
-scripts/check-k8s.sh runs three well-kept tools before this script:
-kubernetes-validate (each object against the strict Kubernetes schema),
-yamllint, and checkov (hardening: non-root, no privilege escalation,
-read-only root file system, capabilities, seccomp, host namespaces, service
-account tokens, requests and limits, liveness and readiness probes, image
-tags; skip list in .checkov.yaml). Each of them sees one object at a time
-and knows nothing about our programs. This script checks only what needs
-both, in the output of `kubectl kustomize`, one entry point at a time:
+scripts/check-k8s.sh first runs well-kept tools that see one object at a
+time: kubernetes-validate (the strict Kubernetes schemas), yamllint, and
+checkov, with its hardening checks (skip list with reasons: .checkov.yaml)
+and this project's conventions as YAML policies in scripts/checkov-policies/
+(runAsNonRoot, the app.kubernetes.io labels, images with a registry,
+MySQL's subPath, what the seeds fix). This script checks, in the output of
+`kubectl kustomize`, one entry point at a time, only what needs two objects
+or an object and our binary:
 
   * wiring: every service URL in an env var (…_URL, …_URI, DB_HOST,
     REDIS_HOST, POSTGRES_HOST, CONTROLLER_UPSTREAM, comma-separated lists)
-    names a Service of the render on one of its ports, or a port of the
+    names a Service of the render and one of its ports, or a port of the
     same pod for localhost; browser-facing URLs name a NodePort or an
-    Ingress host; `CONTROLLER_PORT` is the nodePort (or podman hostPort)
-    that reaches the controller; every Service selects pods and its
-    targetPorts are their containerPorts; NodePorts are unique and in range;
-    ConfigMap/Secret keys, PVCs, HPA targets, PDB and NetworkPolicy
-    selectors, NetworkPolicy named ports and Ingress backends resolve. A
-    misspelt name here is a pod that never gets ready, or requests that go
-    nowhere, and no schema can see it.
-  * the binaries: each of our images' binaries is asked `describe` (the
-    service-kit subcommand that prints its port, probe and metrics paths);
-    every containerPort is the port it listens on (PORT, else what describe
-    says), and liveness and readiness probes use its liveness and readiness
-    paths (not each other's: liveness on /readyz restarts draining pods).
-    Then each binary is started on 127.0.0.1 and every path the
-    manifests name is requested for real: probe paths (liveness must answer
-    200, readiness 200 or 503), the scrape path, and the path of every URL
-    that leads to it through a Service or localhost (the relay's SINK_URL
-    path /sink.php asks the sink: anything but 404 means the route exists).
-    Nothing is read from the crates' source.
+    Ingress host (which URLs are browser-facing depends on GRAPHQL_MODE and
+    CONTROLLER_MODE, so those must be set, to proxy or direct);
+    CONTROLLER_PORT is the nodePort (or podman hostPort) that reaches the
+    controller; Services select pods, on their containerPorts, with unique
+    nodePorts; ConfigMap/Secret keys, PVCs, pull secrets, HPA targets (which
+    must not set replicas), PDB and NetworkPolicy selectors and named ports,
+    and Ingress backends resolve. A misspelt name here is a pod that never
+    gets ready, or requests that go nowhere.
+  * the binaries: each of our binaries is asked `describe` (service-kit's
+    subcommand that prints its port, probe and metrics paths): the
+    containerPort is the port it listens on, liveness and readiness probes
+    use its liveness and readiness paths (liveness on /readyz would restart
+    draining pods). Then each binary is started on 127.0.0.1 and every path
+    the manifests name is requested: probes (liveness 200, readiness 200 or
+    503), the scrape path of the annotations and PodMonitors, and the path
+    of every URL that leads to it (the relay's SINK_URL /sink.php asks the
+    sink: anything but 404 means the route exists).
   * shutdown: terminationGracePeriodSeconds exceeds preStop sleep +
-    SHUTDOWN_GRACE, so the drain finishes before the kubelet's SIGKILL;
-    POD_IP comes from the downward API (the chain's log files are named
-    after it).
-  * project conventions: the proxy switches (GRAPHQL_MODE, CONTROLLER_MODE)
-    are set explicitly to a value the binary knows; scrape annotations and
-    PodMonitors (a Custom Resource with no bundled schema: its fields are
-    checked against the subset of the CRD we use) name a real /metrics
-    port; MySQL's data volume uses a subPath (ext4's lost+found breaks its
-    first start); images were rewritten by k8s/images (carry a registry);
-    runAsNonRoot is true (the restricted Pod Security Standard asks for it;
-    checkov accepts a non-zero runAsUser instead);
-    the app.kubernetes.io labels; the podman renders drop liveness probes
-    and POD_IP, which `podman kube play` cannot run; and the seeds' names,
-    labels, replica counts and values are kept.
+    SHUTDOWN_GRACE, so the drain ends before the kubelet's SIGKILL; POD_IP
+    comes from the downward API (the chain names its log files after it),
+    except for `podman kube play`, which can run neither that nor a
+    liveness probe: the podman renders drop both.
+  * PodMonitors, a Custom Resource kubernetes-validate has no schema for:
+    against scripts/schemas/ (the part of the CRD we use, strict).
 
-Why these and nothing else: each one needs two objects, or an object and
-our binary, or knowledge of this project (the seeds, the podman runs, the
-proxy switches), which a schema or a per-object policy cannot have. What a
-tool can check was moved to it: the hardening, resources, probes' presence
-and image tags to checkov; the tables of routes and default ports, and the
-regexes over the crates' source that kept them honest, gave way to
-`describe` and to requests to the running binaries.
+What the API server refuses on its own (a workload selector that misses its
+template, a volumeMount without a volume, a nodePort out of range) is left
+to it.
 
 Usage:
   k8s_consistency.py [--binaries DIR [--require-binaries]] [--podman NAME] NAME=RENDERED.yaml ...
   k8s_consistency.py --self-test RENDERED-ALL-COMPONENTS.yaml [--binaries DIR] [--checkov CMD...]
 
-The self-test plants known mistakes in copies of a render and requires each
-to be caught by the tool that owns it (this script, or checkov); it prints
-which one caught it. Exit status 0 when every check passes, 1 otherwise.
+The self-test plants the mistakes of scripts/k8s-planted-mistakes.yaml in
+copies of a render and requires each to be caught by the tool that owns it
+(this script, or a checkov check or policy), and prints which one caught
+it. Exit status 0 when every check passes, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -85,25 +73,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import jsonschema  # installed with kubernetes-validate (scripts/check-k8s.sh pins it)
 import yaml
 
 #: The images built from this workspace (their binaries answer `describe`).
-OUR_IMAGES = {
-    "sender",
-    "relay",
-    "sink",
-    "portal-model",
-    "portal-controller",
-    "todo-backend",
-    "todo-frontend",
-    "generator",
-    "echo",
-    "appcoup",
-    "vote",
-    "worker",
-    "result",
-}
-
+OUR_IMAGES = {"sender", "relay", "sink", "portal-model", "portal-controller", "todo-backend", "todo-frontend",
+              "generator", "echo", "appcoup", "vote", "worker", "result"}
 #: Third-party images and the port they listen on.
 OTHER_IMAGES = {"mongo": 27017, "mysql": 3306, "redis": 6379, "postgres": 5432}
 
@@ -112,75 +87,20 @@ OTHER_IMAGES = {"mongo": 27017, "mysql": 3306, "redis": 6379, "postgres": 5432}
 BROWSER_URL_VARS = {"SERVER_URI", "CONTROLLER_URL"}
 #: Env vars without the _URL/_URI suffix that still hold a service URL.
 EXTRA_URL_VARS = {"CONTROLLER_UPSTREAM"}
-#: Env vars holding a bare host[:port], and the port implied when absent.
-HOST_VARS = {"DB_HOST": 3306, "REDIS_HOST": 6379, "POSTGRES_HOST": 5432}
-SCHEME_PORTS = {"http": 80, "https": 443, "mongodb": 27017, "mysql": 3306}
+#: Env vars holding a bare host[:port], and the scheme that implies the port.
+HOST_VARS = {"DB_HOST": "mysql", "REDIS_HOST": "redis", "POSTGRES_HOST": "postgres"}
+SCHEME_PORTS = {"http": 80, "https": 443, "mongodb": 27017, "mysql": 3306, "redis": 6379, "postgres": 5432}
 #: The port the browser uses to reach another container of the same pod.
 BROWSER_PORT_VARS = {"CONTROLLER_PORT": "portal-controller"}
-#: The proxy/direct switches: image -> (env var, values, the URL var that is
-#: browser-facing only in "direct" mode). Set explicitly, so the YAML shows
-#: which design runs.
-MODE_VARS = {
-    "todo-frontend": ("GRAPHQL_MODE", {"proxy", "direct"}, "SERVER_URI"),
-    "portal-model": ("CONTROLLER_MODE", {"proxy", "direct"}, "CONTROLLER_URL"),
-}
-
-#: The PodMonitor (monitoring.coreos.com/v1) fields we use: a subset of the
-#: Prometheus Operator's CRD, which kubernetes-validate does not bundle.
-PODMONITOR_SPEC_FIELDS = {
-    "selector",
-    "namespaceSelector",
-    "podMetricsEndpoints",
-    "jobLabel",
-    "podTargetLabels",
-    "sampleLimit",
-    "targetLimit",
-}
-PODMONITOR_ENDPOINT_FIELDS = {
-    "port",
-    "portNumber",
-    "path",
-    "interval",
-    "scrapeTimeout",
-    "scheme",
-    "honorLabels",
-    "relabelings",
-    "metricRelabelings",
-}
+#: The proxy/direct switches: image -> (env var, the URL var that is
+#: browser-facing only in "direct" mode).
+MODE_VARS = {"todo-frontend": ("GRAPHQL_MODE", "SERVER_URI"), "portal-model": ("CONTROLLER_MODE", "CONTROLLER_URL")}
+MODES = {"proxy", "direct"}
 
 EXTERNAL_SECRETS = {"regcred"}  # image pull secret created out of band (components/regcred)
-RECOMMENDED_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
-
-#: What the seeds (the tutorials' own manifests) fix.
-SEED_SERVICES = {
-    "relay-svc": {"selector": {"app": "3-level-demo", "role": "relay"}, "port": 80},
-    "sink-svc": {"selector": {"app": "3-level-demo", "role": "sink"}, "port": 80},
-    "portal-service": {"selector": {"app": "tool-portal"}, "nodePorts": {30000, 30100}},
-    "mysql": {"selector": {"app": "to-do-app", "tier": "mysql"}, "port": 3306, "headless": True},
-    "to-do-app-backend": {"selector": {"app": "to-do-app", "tier": "backend"}, "port": 80},
-    "to-do-app-frontend": {"selector": {"app": "to-do-app", "tier": "frontend"}, "port": 80},
-    "vote": {"selector": {"app": "voting-app", "tier": "vote"}, "nodePorts": {31000}},
-    "result": {"selector": {"app": "voting-app", "tier": "result"}, "nodePorts": {31001}},
-    "redis": {"selector": {"app": "voting-app", "tier": "redis"}, "port": 6379},
-    "db": {"selector": {"app": "voting-app", "tier": "db"}, "port": 5432},
-}
-SEED_REPLICAS = {
-    "senders": 3,
-    "relays": 2,
-    "sinks": 3,
-    "tool-portal-pods": 1,
-    "mysql": 1,
-    "to-do-app-backend": 2,
-    "to-do-app-frontend": 2,
-}
-SEED_ENV = {("senders", "RELAY_URL"): "relay-svc/relay.php", ("relays", "SINK_URL"): "sink-svc/sink.php"}
-SEED_KEYS = {
-    ("ConfigMap", "db-conf"): {"host", "name"},
-    ("ConfigMap", "backend-conf"): {"server-uri"},
-    ("Secret", "db-credentials"): {"username", "password"},
-    ("Secret", "db-root-credentials"): {"password"},
-}
+#: JSON schemas of the Custom Resources we use, by kind.
+SCHEMAS = {"PodMonitor": Path(__file__).parent / "schemas" / "podmonitor-monitoring.coreos.com-v1.json"}
 
 
 @dataclass
@@ -202,16 +122,20 @@ class Report:
 # --------------------------------------------------------------------------
 
 
+def short_name(c: dict) -> str:
+    """A container's image without registry and tag: `registry/x/relay:0.1.0` -> `relay`."""
+    return c.get("image", "").split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[0]
+
+
 @dataclass
 class PodTemplate:
     owner: str  # "Deployment/relays"
     labels: dict
     annotations: dict
     spec: dict
-    workload: dict
 
-    def containers(self, init: bool = False) -> list[dict]:
-        return list(self.spec.get("containers") or []) + list((self.spec.get("initContainers") or []) if init else [])
+    def containers(self) -> list[dict]:
+        return list(self.spec.get("containers") or [])
 
     def ports(self) -> list[tuple[dict, dict]]:
         return [(c, p) for c in self.containers() for p in c.get("ports") or []]
@@ -229,15 +153,14 @@ class Rendered:
             if kind in WORKLOAD_KINDS:
                 meta, spec = d["spec"]["template"].get("metadata") or {}, d["spec"]["template"]["spec"]
             if spec is not None:
-                self.pods.append(
-                    PodTemplate(f"{kind}/{name}", meta.get("labels") or {}, meta.get("annotations") or {}, spec, d)
-                )
+                self.pods.append(PodTemplate(f"{kind}/{name}", meta.get("labels") or {},
+                                             meta.get("annotations") or {}, spec))
 
     def get(self, kind: str, name: str) -> dict | None:
         return self.by_kind.get(kind, {}).get(name)
 
-    def services(self) -> list[dict]:
-        return list(self.by_kind.get("Service", {}).values())
+    def all(self, kind: str) -> list[dict]:
+        return list(self.by_kind.get(kind, {}).values())
 
     def pods_matching(self, selector: dict) -> list[PodTemplate]:
         return [p for p in self.pods if selector_matches(selector, p.labels)]
@@ -252,17 +175,10 @@ def selector_matches(selector: dict, labels: dict) -> bool:
     for e in selector.get("matchExpressions") or []:
         key, op, values = e["key"], e["operator"], e.get("values") or []
         ok = {"In": labels.get(key) in values, "NotIn": labels.get(key) not in values}.get(
-            op, (key in labels) == (op == "Exists")
-        )
+            op, (key in labels) == (op == "Exists"))
         if not ok:
             return False
     return True
-
-
-def image_short_name(image: str) -> tuple[str, str | None]:
-    """`registry.example.com/x/relay:0.1.0` -> ("relay", "0.1.0")."""
-    name, _, tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")
-    return name, (tag or None)
 
 
 def port_matches(target, cport: dict) -> bool:
@@ -280,12 +196,6 @@ def parse_duration(raw: str) -> float | None:
 # --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_status(url: str, timeout: float = 2.0) -> int | None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
@@ -296,13 +206,21 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
+#: The least environment every binary starts with: downstream URLs at a
+#: closed port (readiness does not depend on them), in-memory stores, files
+#: under {tmp}; appcoup's echo takes PORT, its generator GENERATOR_PORT.
+START_ENV = {"BIND_ADDR": "127.0.0.1", "POD_IP": "127.0.0.1", "LOG_DIR": "{tmp}", "LOG_FORMAT": "json",
+             "RUST_LOG": "info", "SHUTDOWN_GRACE": "2s", "RELAY_URL": "http://127.0.0.1:9/relay.php",
+             "SINK_URL": "http://127.0.0.1:9/sink.php", "SEND_INTERVAL": "1h", "SQLITE_FILE": "{tmp}/todo.db",
+             "SERVER_URI": "127.0.0.1:9", "STORE": "memory", "GENERATOR_PORT": "0", "DATA_DIR": "{tmp}/out",
+             "SERVE_DIR": "{tmp}"}
+
+
 class Binaries:
     """The built binaries of our images. Each is described once and, when a
-    path is first asked of it, started once on 127.0.0.1 with the least
-    environment it starts with (downstream URLs at a closed port: readiness
-    does not depend on them; files in a temporary directory); answers are
-    cached, so the self-test's many renders cost one start per binary.
-    `stop()` sends SIGTERM and requires a clean exit within 10 s."""
+    path is first asked of it, started once on 127.0.0.1 with START_ENV;
+    answers are cached, so the self-test's many renders cost one start per
+    binary. `stop()` sends SIGTERM and requires a clean exit within 10 s."""
 
     def __init__(self, bin_dir: Path | None, require: bool):
         self.bin_dir, self.require = bin_dir, require
@@ -315,31 +233,12 @@ class Binaries:
     def env(self, image: str) -> dict[str, str]:
         tmp = os.path.join(self.tmp.name, image)
         os.makedirs(tmp, exist_ok=True)
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "BIND_ADDR": "127.0.0.1",
-            "POD_IP": "127.0.0.1",
-            "LOG_DIR": tmp,
-            "LOG_FORMAT": "json",
-            "RUST_LOG": "info",
-            "SHUTDOWN_GRACE": "2s",
-            "RELAY_URL": "http://127.0.0.1:9/relay.php",
-            "SINK_URL": "http://127.0.0.1:9/sink.php",
-            "SEND_INTERVAL": "1h",
-            "SQLITE_FILE": os.path.join(tmp, "todo.db"),
-            "SERVER_URI": "127.0.0.1:9",
-            "STORE": "memory",
-            # appcoup: its echo takes PORT, its generator a port of its own.
-            "GENERATOR_PORT": "0",
-            "DATA_DIR": os.path.join(tmp, "out"),
-            "SERVE_DIR": tmp,
-        }
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin")} | {
+            k: v.format(tmp=tmp) for k, v in START_ENV.items()}
 
     def path(self, image: str) -> Path | None:
-        if self.bin_dir is None:
-            return None
-        binary = (self.bin_dir / image).resolve()
-        if binary.is_file() and os.access(binary, os.X_OK):
+        binary = (self.bin_dir / image).resolve() if self.bin_dir else None
+        if binary is None or (binary.is_file() and os.access(binary, os.X_OK)):
             return binary
         if self.require:
             self.rep.check(False, f"binary {image}", f"not built in {self.bin_dir}")
@@ -350,12 +249,10 @@ class Binaries:
     def describe(self, image: str) -> dict | None:
         """`<binary> describe` (PORT unset: the binary's own default)."""
         if image not in self.described:
-            self.described[image] = None
-            binary = self.path(image)
+            self.described[image], binary = None, self.path(image)
             if binary is not None:
-                out = subprocess.run(
-                    [binary, "describe"], env=self.env(image), capture_output=True, text=True, timeout=20
-                )
+                out = subprocess.run([binary, "describe"], env=self.env(image), capture_output=True, text=True,
+                                     timeout=20)
                 if self.rep.check(out.returncode == 0, f"binary {image}", f"`describe` failed: {out.stderr[-400:]}"):
                     self.described[image] = json.loads(out.stdout)
         return self.described[image]
@@ -363,21 +260,21 @@ class Binaries:
     def status(self, image: str, path: str) -> int | None | str:
         """The status of GET path on a running `image`; "unknown" when the
         binary is not available."""
-        if (image, path) in self.answers:
-            return self.answers[(image, path)]
         if image not in self.running:
             self.running[image] = self.start(image)
         if self.running[image] is None:
             return "unknown"
-        _, port, _ = self.running[image]
-        self.answers[(image, path)] = http_status(f"http://127.0.0.1:{port}{path}")
+        if (image, path) not in self.answers:
+            self.answers[(image, path)] = http_status(f"http://127.0.0.1:{self.running[image][1]}{path}")
         return self.answers[(image, path)]
 
     def start(self, image: str):
         binary = self.path(image)
         if binary is None:
             return None
-        port = free_port()
+        with socket.socket() as s:  # a free port
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
         env = self.env(image) | {"PORT": str(port)}
         log = open(os.path.join(env["LOG_DIR"], "stderr.log"), "w+b")
         proc = subprocess.Popen([str(binary)], env=env, cwd=env["LOG_DIR"], stdout=log, stderr=subprocess.STDOUT)
@@ -389,15 +286,11 @@ class Binaries:
         proc.kill()
         proc.wait()
         log.seek(0)
-        self.rep.check(
-            False, f"binary {image}", f"did not answer on 127.0.0.1:{port} within 15s: {log.read()[-600:]!r}"
-        )
+        self.rep.check(False, f"binary {image}", f"no answer on 127.0.0.1:{port} within 15s: {log.read()[-600:]!r}")
         return None
 
     def stop(self) -> None:
-        for image, run in sorted(self.running.items(), key=lambda kv: kv[0]):
-            if run is None:
-                continue
+        for image, run in sorted((i, run) for i, run in self.running.items() if run is not None):
             proc, _, log = run
             # The answers must have come from this process, not from
             # something else that grabbed the port.
@@ -416,26 +309,22 @@ class Binaries:
 
 
 def check_served(bins: Binaries, rep: Report, where: str, image: str, path: str, want: str) -> None:
-    """Ask the running binary for `path`. want: "ok" (200), "probe" (200, or
-    503 while not ready), "route" (anything but 404: a POST route answers
-    405 to GET, and that still proves it exists)."""
+    """Ask the running binary (when there is one) for `path`. want: "ok"
+    (200), "probe" (200, or 503 while draining), "route" (anything but 404:
+    a POST route answers 405 to GET, and that still proves it exists)."""
     got = bins.status(image, path)
-    if got == "unknown":
-        return
-    ok = {"ok": got == 200, "probe": got in (200, 503), "route": got is not None and got != 404}[want]
-    rep.check(
-        ok,
-        where,
-        f"{image} answers GET {path} with {got} (want {dict(ok='200', probe='200 or 503', route='not 404')[want]})",
-    )
+    if got != "unknown":
+        ok, text = {"ok": (got == 200, "200"), "probe": (got in (200, 503), "200 or 503"),
+                    "route": (got not in (None, 404), "not 404")}[want]
+        rep.check(ok, where, f"{image} answers GET {path} with {got} (want {text})")
 
 
 # --------------------------------------------------------------------------
-# Wiring
+# Wiring, ports, probes and shutdown
 # --------------------------------------------------------------------------
 
 
-def resolve_env(r: Rendered, pod: PodTemplate, c: dict, rep: Report) -> dict[str, str | None]:
+def resolve_env(r: Rendered, where: str, c: dict, rep: Report) -> dict[str, str | None]:
     """Env values as the container will see them (None: not known from the
     render); every ConfigMap/Secret key reference must resolve."""
     out: dict[str, str | None] = {}
@@ -447,25 +336,19 @@ def resolve_env(r: Rendered, pod: PodTemplate, c: dict, rep: Report) -> dict[str
                 ref = src[key]
                 obj = r.get(kind, ref["name"]) or {}
                 data = dict(obj.get("data") or {}) | dict(obj.get("stringData") or {})
-                rep.check(
-                    ref["key"] in data or ref.get("optional", False),
-                    f"{pod.owner}/{c['name']}",
-                    f"env {e['name']}: {kind} {ref['name']!r} key {ref['key']!r} is not in the render",
-                )
+                rep.check(ref["key"] in data or ref.get("optional", False), where,
+                          f"env {e['name']}: {kind} {ref['name']!r} key {ref['key']!r} is not in the render")
                 if kind == "ConfigMap" and ref["key"] in data:
                     out[e["name"]] = str(data[ref["key"]])
-        if "fieldRef" in src and e["name"] == "POD_IP":
-            rep.check(
-                src["fieldRef"].get("fieldPath") == "status.podIP",
-                f"{pod.owner}/{c['name']}",
-                "POD_IP must come from fieldRef status.podIP",
-            )
+        if e["name"] == "POD_IP":
+            rep.check(src.get("fieldRef", {}).get("fieldPath") == "status.podIP", where,
+                      "POD_IP must come from fieldRef status.podIP")
     return out
 
 
 def check_services(r: Rendered, rep: Report) -> None:
     node_ports: dict[int, str] = {}
-    for svc in r.services():
+    for svc in r.all("Service"):
         where, spec = f"Service/{svc['metadata']['name']}", svc["spec"]
         pods = r.pods_matching(spec["selector"]) if spec.get("selector") else []
         if not rep.check(bool(pods), where, f"selector {spec.get('selector')} matches no pod template"):
@@ -477,60 +360,44 @@ def check_services(r: Rendered, rep: Report) -> None:
                 rep.check(found, where, f"targetPort {target!r} is no containerPort of {pod.owner}")
             if "nodePort" in port:
                 n = port["nodePort"]
-                rep.check(30000 <= n <= 32767, where, f"nodePort {n} outside 30000-32767")
                 if rep.check(n not in node_ports, where, f"nodePort {n} already used by {node_ports.get(n)}"):
                     node_ports[n] = where
 
 
-def url_target(r: Rendered, pod: PodTemplate, svc: dict | None, port: int) -> list[str]:
+def url_target(r: Rendered, pod: PodTemplate, svc: dict | None, port: int) -> set[str]:
     """Our images that serve a request to `port` of `svc` (None: localhost in `pod`)."""
     if svc is None:
-        return [image_short_name(c.get("image", ""))[0] for c, cp in pod.ports() if cp["containerPort"] == port]
-    out = []
-    for p in svc["spec"].get("ports") or []:
-        if p["port"] == port:
-            for target in r.pods_matching(svc["spec"].get("selector") or {"-": "-"}):
-                out += [
-                    image_short_name(c.get("image", ""))[0]
-                    for c, cp in target.ports()
-                    if port_matches(p.get("targetPort", p["port"]), cp)
-                ]
-    return out
+        return {short_name(c) for c, cp in pod.ports() if cp["containerPort"] == port} & OUR_IMAGES
+    return {short_name(c) for p in svc["spec"].get("ports") or [] if p["port"] == port
+            for target in r.pods_matching(svc["spec"].get("selector") or {"-": "-"})
+            for c, cp in target.ports() if port_matches(p.get("targetPort", p["port"]), cp)} & OUR_IMAGES
 
 
-def check_url(
-    r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where: str, var: str, value: str, browser: bool
-) -> None:
-    if var in HOST_VARS:
-        host, _, port_s = value.partition(":")
-        port, path = int(port_s) if port_s else HOST_VARS[var], ""
-    else:
-        try:
-            parts = urlsplit(value if "://" in value else f"http://{value}")
-            host, port, path = parts.hostname, parts.port or SCHEME_PORTS.get(parts.scheme), parts.path
-        except ValueError as err:
-            rep.check(False, where, f"env {var}={value!r} is not a URL: {err}")
-            return
-    if not rep.check(bool(host) and port is not None, where, f"env {var}={value!r}: no host or port"):
-        return
+def check_url(r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where: str, var: str, value: str,
+              browser: bool) -> None:
     label = f"env {var}={value!r}"
+    try:
+        parts = urlsplit(value if "://" in value else f"{HOST_VARS.get(var, 'http')}://{value}")
+        host, port, path = parts.hostname, parts.port or SCHEME_PORTS.get(parts.scheme), parts.path
+    except ValueError as err:
+        rep.check(False, where, f"{label} is not a URL: {err}")
+        return
+    if not rep.check(bool(host) and port is not None, where, f"{label}: no host or port"):
+        return
     if browser:
         # The browser is outside the cluster: a NodePort on any node, or an Ingress host.
-        node_ports = {p.get("nodePort") for s in r.services() for p in s["spec"].get("ports") or []}
-        hosts = {
-            rule.get("host") for i in r.by_kind.get("Ingress", {}).values() for rule in i["spec"].get("rules") or []
-        }
+        node_ports = {p.get("nodePort") for s in r.all("Service") for p in s["spec"].get("ports") or []}
+        hosts = {rule.get("host") for i in r.all("Ingress") for rule in i["spec"].get("rules") or []}
         ok = (host in hosts and port in (80, 443)) or port in node_ports
         rep.check(ok, where, f"{label} (browser-facing): port {port} is no NodePort and {host!r} no Ingress host")
         return
     if host in ("localhost", "127.0.0.1", "::1"):
-        svc = None
-        ports = {cp["containerPort"] for _, cp in pod.ports()}
+        svc, ports = None, {cp["containerPort"] for _, cp in pod.ports()}
         if not rep.check(port in ports, where, f"{label}: no container of this pod declares port {port}"):
             return
     else:
         name = host.split(".", 1)[0]
-        if "." in host and not re.search(r"\.svc(\.cluster\.local)?$", host) and host.count(".") > 1:
+        if host.count(".") > 1 and not re.search(r"\.svc(\.cluster\.local)?$", host):
             rep.check(False, where, f"{label}: {host!r} is not a cluster Service name")
             return
         svc = r.get("Service", name)
@@ -540,363 +407,199 @@ def check_url(
         if not rep.check(port in ports, where, f"{label}: Service {name} has ports {sorted(ports)}, not {port}"):
             return
     if path not in ("", "/"):
-        for image in sorted(set(url_target(r, pod, svc, port)) & OUR_IMAGES):
+        for image in sorted(url_target(r, pod, svc, port)):
             check_served(bins, rep, f"{where} {label}", image, path, "route")
 
 
-def check_browser_port(
-    r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, value: str, image: str
-) -> None:
-    """`CONTROLLER_PORT=30100`: the port on the page's host that reaches `image`."""
-    mine = [cp for c, cp in pod.ports() if image_short_name(c.get("image", ""))[0] == image]
+def check_browser_port(r: Rendered, rep: Report, pod: PodTemplate, where: str, var: str, value: str) -> None:
+    """`CONTROLLER_PORT=30100`: the port on the page's host that reaches the controller."""
+    image = BROWSER_PORT_VARS[var]
+    mine = [cp for c, cp in pod.ports() if short_name(c) == image]
     if not rep.check(bool(mine), where, f"env {var}: no {image} container in this pod"):
         return
     reach = {cp["hostPort"] for cp in mine if "hostPort" in cp}
-    for svc in r.services():
+    for svc in r.all("Service"):
         if svc["spec"].get("selector") and selector_matches(svc["spec"]["selector"], pod.labels):
-            for p in svc["spec"].get("ports") or []:
-                if "nodePort" in p and any(port_matches(p.get("targetPort", p["port"]), cp) for cp in mine):
-                    reach.add(p["nodePort"])
-    rep.check(
-        value.isdigit() and int(value) in reach,
-        where,
-        f"env {var}={value!r}: the {image} container is reachable from outside on {sorted(reach) or 'no port'}",
-    )
+            reach |= {p["nodePort"] for p in svc["spec"].get("ports") or [] if "nodePort" in p and
+                      any(port_matches(p.get("targetPort", p["port"]), cp) for cp in mine)}
+    rep.check(value.isdigit() and int(value) in reach, where,
+              f"env {var}={value!r}: the {image} container is reachable from outside on {sorted(reach) or 'no port'}")
+
+
+def check_env(r: Rendered, rep: Report, bins: Binaries, pod: PodTemplate, where: str, short: str,
+              env: dict[str, str | None]) -> None:
+    """Every URL, host and browser port in the environment leads somewhere."""
+    browser_vars = set(BROWSER_URL_VARS)
+    if short in MODE_VARS:
+        mode_var, url_var = MODE_VARS[short]
+        rep.check(env.get(mode_var) in MODES, where,
+                  f"env {mode_var}={env.get(mode_var)!r}: set it explicitly to one of {sorted(MODES)}")
+        if env.get(mode_var) != "direct":
+            browser_vars.discard(url_var)  # proxy mode: this service calls it, in-cluster
+    for var, value in env.items():
+        if value is None:
+            continue
+        if var.endswith(("_URL", "_URI")) or var in HOST_VARS or var in EXTRA_URL_VARS:
+            # RELAY_URL/SINK_URL may list several URLs (the chain's Upstream);
+            # a mongodb:// URL lists hosts with commas.
+            single = var in BROWSER_URL_VARS | set(HOST_VARS) | EXTRA_URL_VARS or value.startswith("mongodb://")
+            for part in [value] if single else value.split(","):
+                check_url(r, rep, bins, pod, where, var, part.strip(), browser=var in browser_vars)
+        if var in BROWSER_PORT_VARS:
+            check_browser_port(r, rep, pod, where, var, value)
+
+
+def check_binary(rep: Report, bins: Binaries, where: str, c: dict, short: str, env: dict) -> None:
+    """The container's port and probes against what its binary says and serves."""
+    declared = {p["containerPort"] for p in c.get("ports") or []}
+    described = bins.describe(short) if short in OUR_IMAGES else None
+    listen = OTHER_IMAGES.get(short)
+    if described is not None:
+        listen = int(env["PORT"]) if env.get("PORT") else described["port"]
+    if listen is not None:
+        rep.check(listen in declared if short in OTHER_IMAGES else declared == {listen}, where,
+                  f"{short} listens on {listen} (PORT, else `{short} describe`), declares {sorted(declared)}")
+    if short not in OUR_IMAGES:
+        return
+    for kind, role in (("livenessProbe", "liveness"), ("readinessProbe", "readiness"), ("startupProbe", None)):
+        probe = c.get(kind)
+        if not probe or not rep.check("httpGet" in probe, where, f"{kind} should be an httpGet on a probe path"):
+            continue
+        http = probe["httpGet"]
+        rep.check(any(port_matches(http["port"], p) for p in c.get("ports") or []), where,
+                  f"{kind} port {http['port']!r} is not a containerPort")
+        check_served(bins, rep, where, short, http["path"], "probe" if role == "readiness" else "ok")
+        # Liveness on the readiness path would restart every pod that
+        # drains; readiness on the liveness path would keep sending it
+        # traffic while it drains.
+        if described is not None and role is not None:
+            want = described["probes"][role]
+            rep.check(http["path"] == want, where, f"{kind} path {http['path']!r}: {short} says {want}")
 
 
 def check_pods(r: Rendered, rep: Report, bins: Binaries, podman: bool = False) -> None:
     for pod in r.pods:
-        spec = pod.spec
-        if pod.workload["kind"] != "Pod":
-            rep.check(
-                selector_matches(pod.workload["spec"].get("selector") or {}, pod.labels),
-                pod.owner,
-                "selector does not match its own pod template",
-            )
-        missing = [k for k in RECOMMENDED_LABELS if k not in pod.labels]
-        rep.check(not missing, pod.owner, f"pod template misses labels {missing}")
-        for ps in spec.get("imagePullSecrets") or []:
-            rep.check(
-                ps["name"] in EXTERNAL_SECRETS or r.get("Secret", ps["name"]) is not None,
-                pod.owner,
-                f"imagePullSecret {ps['name']!r} unknown",
-            )
-        volumes = {v["name"]: v for v in spec.get("volumes") or []}
-        for v in volumes.values():
-            if "persistentVolumeClaim" in v:
-                claim = v["persistentVolumeClaim"]["claimName"]
-                rep.check(
-                    r.get("PersistentVolumeClaim", claim) is not None,
-                    pod.owner,
-                    f"volume {v['name']}: PVC {claim!r} not in the render",
-                )
-        grace = spec.get("terminationGracePeriodSeconds", 30)
-        for c in pod.containers(init=True):
-            where = f"{pod.owner}/{c['name']}"
-            image = c.get("image", "")
-            short, _ = image_short_name(image)
-            rep.check("/" in image, where, f"image {image!r} was not rewritten by k8s/images (no registry)")
-            # The restricted Pod Security Standard wants runAsNonRoot: true even
-            # when runAsUser is non-zero (it guards against an image whose
-            # user is root once runAsUser is dropped); checkov's CKV_K8S_23
-            # accepts a non-zero runAsUser alone.
-            psc, csc = spec.get("securityContext") or {}, c.get("securityContext") or {}
-            rep.check(csc.get("runAsNonRoot", psc.get("runAsNonRoot")) is True, where, "runAsNonRoot is not true")
-            for m in c.get("volumeMounts") or []:
-                rep.check(m["name"] in volumes, where, f"volumeMount {m['name']!r} has no volume")
-            if c in (spec.get("initContainers") or []):
-                continue
+        grace = pod.spec.get("terminationGracePeriodSeconds", 30)
+        for c in pod.containers():
+            where, short = f"{pod.owner}/{c['name']}", short_name(c)
+            env = resolve_env(r, where, c, rep)
+            check_env(r, rep, bins, pod, where, short, env)
+            check_binary(rep, bins, where, c, short, env)
             if podman:
-                # podman runs a livenessProbe as a command inside the container
-                # (curl/nc), which the runtime images lack.
-                rep.check(
-                    "livenessProbe" not in c and "readinessProbe" in c,
-                    where,
-                    "for podman: keep the readiness probe, drop the liveness probe",
-                )
-            env = resolve_env(r, pod, c, rep)
-            browser_vars = set(BROWSER_URL_VARS)
-            if short in MODE_VARS:
-                mode_var, allowed, url_var = MODE_VARS[short]
-                rep.check(
-                    env.get(mode_var) in allowed,
-                    where,
-                    f"env {mode_var}={env.get(mode_var)!r}: set it explicitly to one of {sorted(allowed)}",
-                )
-                if env.get(mode_var) != "direct":
-                    browser_vars.discard(url_var)  # proxy mode: this service calls it, in-cluster
-            for var, value in env.items():
-                if value is None:
-                    continue
-                if var.endswith(("_URL", "_URI")) or var in HOST_VARS or var in EXTRA_URL_VARS:
-                    # RELAY_URL/SINK_URL may list several URLs (the chain's
-                    # Upstream); a mongodb:// URL lists hosts with commas.
-                    single = var in BROWSER_URL_VARS | set(HOST_VARS) | EXTRA_URL_VARS or value.startswith("mongodb://")
-                    for part in [value] if single else value.split(","):
-                        check_url(r, rep, bins, pod, where, var, part.strip(), browser=var in browser_vars)
-                if var in BROWSER_PORT_VARS:
-                    check_browser_port(r, rep, pod, where, var, value, BROWSER_PORT_VARS[var])
-            declared = {p["containerPort"] for p in c.get("ports") or []}
-            if short in OTHER_IMAGES:
-                rep.check(
-                    OTHER_IMAGES[short] in declared,
-                    where,
-                    f"{short} listens on {OTHER_IMAGES[short]} but declares {sorted(declared)}",
-                )
-            if short not in OUR_IMAGES:
-                continue
-            if podman:
-                rep.check("POD_IP" not in env, where, "for podman: drop POD_IP (podman refuses fieldRef status.podIP)")
-            else:
+                # podman runs a livenessProbe as a command inside the
+                # container (curl/nc), which the runtime images lack, and
+                # refuses fieldRef status.podIP.
+                rep.check("livenessProbe" not in c and "readinessProbe" in c, where,
+                          "for podman: keep the readiness probe, drop the liveness probe")
+                rep.check("POD_IP" not in env, where, "for podman: drop POD_IP")
+            elif short in OUR_IMAGES:
                 rep.check("POD_IP" in env, where, "POD_IP (downward API) is not set")
-            drain = parse_duration(env.get("SHUTDOWN_GRACE") or "10s") or 10
-            pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
-            rep.check(
-                grace > drain + pre,
-                where,
-                f"terminationGracePeriodSeconds {grace} must exceed preStop {pre}s + SHUTDOWN_GRACE {drain:g}s",
-            )
-            described = bins.describe(short)
-            if described is not None:
-                listen = int(env["PORT"]) if env.get("PORT") else described["port"]
-                rep.check(
-                    declared == {listen},
-                    where,
-                    f"{short} listens on {listen} (PORT, else `{short} describe`), declares {sorted(declared)}",
-                )
-            for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
-                probe = c.get(kind) or {}
-                if probe and rep.check(
-                    "httpGet" in probe, where, f"{kind} should be an httpGet on the binary's probe path"
-                ):
-                    http = probe["httpGet"]
-                    rep.check(
-                        any(port_matches(http["port"], p) for p in c.get("ports") or []),
-                        where,
-                        f"{kind} port {http['port']!r} is not a containerPort",
-                    )
-                    check_served(bins, rep, where, short, http["path"], "probe" if kind == "readinessProbe" else "ok")
-                    # Liveness on the readiness path would restart every pod
-                    # that drains; readiness on the liveness path would keep
-                    # sending it traffic while it drains.
-                    role = {"livenessProbe": "liveness", "readinessProbe": "readiness"}.get(kind)
-                    if described is not None and role is not None:
-                        want = described["probes"][role]
-                        rep.check(http["path"] == want, where, f"{kind} path {http['path']!r}: {short} says {want}")
+            if short in OUR_IMAGES:
+                drain = parse_duration(env.get("SHUTDOWN_GRACE") or "10s") or 10
+                pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
+                rep.check(grace > drain + pre, where, f"terminationGracePeriodSeconds {grace} must exceed "
+                          f"preStop {pre}s + SHUTDOWN_GRACE {drain:g}s")
 
 
 # --------------------------------------------------------------------------
-# Metrics, volumes, references, seeds
+# Metrics and references between objects
 # --------------------------------------------------------------------------
 
 
 def metrics_ports(pod: PodTemplate) -> list[tuple[str | None, int, str]]:
     """(name, number, image) of every port where one of our binaries serves /metrics."""
-    return [
-        (cp.get("name"), cp["containerPort"], image_short_name(c.get("image", ""))[0])
-        for c, cp in pod.ports()
-        if image_short_name(c.get("image", ""))[0] in OUR_IMAGES
-    ]
+    return [(cp.get("name"), cp["containerPort"], short_name(c))
+            for c, cp in pod.ports() if short_name(c) in OUR_IMAGES]
 
 
 def check_metrics(r: Rendered, rep: Report, bins: Binaries) -> None:
     """Scrape annotations on every pod template, and the PodMonitors."""
     for pod in r.pods:
         ann, ports = pod.annotations, metrics_ports(pod)
-        want = "true" if ports else "false"
-        if not rep.check(
-            ann.get("prometheus.io/scrape") == want,
-            pod.owner,
-            f"annotation prometheus.io/scrape is {ann.get('prometheus.io/scrape')!r}, want {want!r}",
-        ):
-            continue
-        if ports:
+        scrape, want = ann.get("prometheus.io/scrape"), "true" if ports else "false"
+        if rep.check(scrape == want, pod.owner, f"prometheus.io/scrape is {scrape!r}, want {want!r}") and ports:
             port = ann.get("prometheus.io/port", "")
-            hits = [image for _, n, image in ports if port.isdigit() and int(port) == n]
-            if rep.check(
-                bool(hits),
-                pod.owner,
-                f"prometheus.io/port {port!r}: our binaries serve /metrics on {sorted(n for _, n, _ in ports)}",
-            ):
+            hits = [image for _, n, image in ports if str(n) == port]
+            numbers = sorted(n for _, n, _ in ports)
+            if rep.check(bool(hits), pod.owner, f"prometheus.io/port {port!r}: /metrics is served on {numbers}"):
                 check_served(bins, rep, pod.owner, hits[0], ann.get("prometheus.io/path", "/metrics"), "ok")
-    monitors = r.by_kind.get("PodMonitor", {})
     covered: set[tuple[str, str]] = set()
-    for name, pm in monitors.items():
-        where, spec = f"PodMonitor/{name}", pm.get("spec") or {}
-        rep.check(pm.get("apiVersion") == "monitoring.coreos.com/v1", where, f"apiVersion {pm.get('apiVersion')!r}")
-        rep.check(
-            not set(spec) - PODMONITOR_SPEC_FIELDS,
-            where,
-            f"unknown spec fields {sorted(set(spec) - PODMONITOR_SPEC_FIELDS)}",
-        )
+    for pm in r.all("PodMonitor"):
+        where, spec = f"PodMonitor/{pm['metadata']['name']}", pm.get("spec") or {}
         selected = r.pods_matching(spec["selector"]) if spec.get("selector") else []
         if not rep.check(bool(selected), where, "selector missing or matches no pod template"):
             continue
-        rep.check(bool(spec.get("podMetricsEndpoints")), where, "no podMetricsEndpoints")
         for ep in spec.get("podMetricsEndpoints") or []:
-            rep.check(
-                not set(ep) - PODMONITOR_ENDPOINT_FIELDS,
-                where,
-                f"unknown endpoint fields {sorted(set(ep) - PODMONITOR_ENDPOINT_FIELDS)}",
-            )
             hits = [(p, image) for p in selected for n, _, image in metrics_ports(p) if n == ep.get("port")]
-            if rep.check(
-                bool(hits),
-                where,
-                f"port {ep.get('port')!r} is no named port where a selected pod's binary serves /metrics",
-            ):
+            if rep.check(bool(hits), where,
+                         f"port {ep.get('port')!r} is no named port where a selected pod's binary serves /metrics"):
                 check_served(bins, rep, where, hits[0][1], ep.get("path", "/metrics"), "ok")
             covered |= {(p.owner, ep.get("port")) for p, _ in hits}
-    if monitors:
+    if r.all("PodMonitor"):
         for pod in r.pods:
             for port_name, number, image in metrics_ports(pod):
-                rep.check(
-                    (pod.owner, port_name) in covered,
-                    pod.owner,
-                    f"{image}'s /metrics on port {port_name or number} is scraped by no PodMonitor",
-                )
+                rep.check((pod.owner, port_name) in covered, pod.owner,
+                          f"{image}'s /metrics on port {port_name or number} is scraped by no PodMonitor")
 
 
-def check_others(r: Rendered, rep: Report) -> None:
+def check_schemas(r: Rendered, rep: Report) -> None:
+    """The Custom Resources kubernetes-validate has no schema for."""
+    for kind, path in SCHEMAS.items():
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        for obj in r.all(kind):
+            errors = [f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+                      for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)]
+            rep.check(not errors, f"{kind}/{obj['metadata']['name']}", f"schema {path.name}: {'; '.join(errors)}")
+
+
+def check_references(r: Rendered, rep: Report) -> None:
+    """Names that must lead to an object of the render."""
     for pod in r.pods:
-        # MySQL's data directory is a subdirectory of its volume: ext4 puts
-        # lost+found at a volume's root, and mysqld refuses a non-empty one.
-        claims = {v["name"] for v in pod.spec.get("volumes") or [] if "persistentVolumeClaim" in v}
-        for c in pod.containers():
-            for m in c.get("volumeMounts") or [] if image_short_name(c.get("image", ""))[0] == "mysql" else []:
-                if m.get("mountPath") == "/var/lib/mysql" and m["name"] in claims:
-                    rep.check(
-                        bool(m.get("subPath")),
-                        f"{pod.owner}/{c['name']}",
-                        "the data volume is mounted at its root: set subPath",
-                    )
-    for d in r.docs:
-        labels, where = d["metadata"].get("labels") or {}, f"{d['kind']}/{d['metadata']['name']}"
-        wanted = RECOMMENDED_LABELS if d["kind"] in WORKLOAD_KINDS | {"Service"} else RECOMMENDED_LABELS[2:]
-        rep.check(all(k in labels for k in wanted), where, f"missing labels {[k for k in wanted if k not in labels]}")
-    for name, hpa in r.by_kind.get("HorizontalPodAutoscaler", {}).items():
-        ref, where = hpa["spec"]["scaleTargetRef"], f"HorizontalPodAutoscaler/{name}"
+        for ps in pod.spec.get("imagePullSecrets") or []:
+            rep.check(ps["name"] in EXTERNAL_SECRETS or r.get("Secret", ps["name"]) is not None, pod.owner,
+                      f"imagePullSecret {ps['name']!r} unknown")
+        for v in pod.spec.get("volumes") or []:
+            if "persistentVolumeClaim" in v:
+                claim = v["persistentVolumeClaim"]["claimName"]
+                rep.check(r.get("PersistentVolumeClaim", claim) is not None, pod.owner,
+                          f"volume {v['name']}: PVC {claim!r} not in the render")
+    for hpa in r.all("HorizontalPodAutoscaler"):
+        ref, where = hpa["spec"]["scaleTargetRef"], f"HorizontalPodAutoscaler/{hpa['metadata']['name']}"
         target = r.get(ref["kind"], ref["name"])
         if rep.check(target is not None, where, f"target {ref['kind']}/{ref['name']} not in the render"):
-            rep.check(
-                "replicas" not in target["spec"],
-                where,
-                f"{ref['name']} still sets spec.replicas: every apply would fight the autoscaler",
-            )
-    for name, pdb in r.by_kind.get("PodDisruptionBudget", {}).items():
-        rep.check(
-            bool(r.pods_matching(pdb["spec"]["selector"])),
-            f"PodDisruptionBudget/{name}",
-            "selector matches no pod template",
-        )
-    for name, np_ in r.by_kind.get("NetworkPolicy", {}).items():
-        where, sel = f"NetworkPolicy/{name}", np_["spec"].get("podSelector") or {}
+            rep.check("replicas" not in target["spec"], where,
+                      f"{ref['name']} still sets spec.replicas: every apply would fight the autoscaler")
+    for pdb in r.all("PodDisruptionBudget"):
+        rep.check(bool(r.pods_matching(pdb["spec"]["selector"])), f"PodDisruptionBudget/{pdb['metadata']['name']}",
+                  "selector matches no pod template")
+    for np_ in r.all("NetworkPolicy"):
+        where, sel = f"NetworkPolicy/{np_['metadata']['name']}", np_["spec"].get("podSelector") or {}
         selected = r.pods_matching(sel)
-        if sel:
-            rep.check(bool(selected), where, "podSelector matches no pod template")
-
-        def named(pods: list[PodTemplate], port) -> bool:
-            return (
-                not isinstance(port, str)
-                or bool(pods)
-                and all(any(cp.get("name") == port for _, cp in p.ports()) for p in pods)
-            )
-
-        for rule in np_["spec"].get("ingress") or []:
-            for p in rule.get("ports") or []:
-                rep.check(
-                    named(selected, p.get("port")),
-                    where,
-                    f"ingress port {p.get('port')!r} is not a named port of every selected pod",
-                )
+        rep.check(bool(selected) or not sel, where, "podSelector matches no pod template")
+        # A port given by name must be a named port of every pod it applies
+        # to: the selected pods for ingress, the peer pods for egress.
+        rules = [(selected, rule, "ingress") for rule in np_["spec"].get("ingress") or []]
         for rule in np_["spec"].get("egress") or []:
             for t in rule.get("to") or []:
                 if "podSelector" in t and "namespaceSelector" not in t:
                     peer = r.pods_matching(t["podSelector"])
                     rep.check(bool(peer), where, "egress peer podSelector matches no pod template")
-                    for p in rule.get("ports") or []:
-                        rep.check(
-                            named(peer, p.get("port")),
-                            where,
-                            f"egress port {p.get('port')!r} is not a named port of the peer pods",
-                        )
-    for name, ing in r.by_kind.get("Ingress", {}).items():
+                    rules.append((peer, rule, "egress"))
+        for pods, rule, way in rules:
+            for port in [p.get("port") for p in rule.get("ports") or [] if isinstance(p.get("port"), str)]:
+                rep.check(bool(pods) and all(any(cp.get("name") == port for _, cp in p.ports()) for p in pods),
+                          where, f"{way} port {port!r} is not a named port of the pods it applies to")
+    for ing in r.all("Ingress"):
         for rule in ing["spec"].get("rules") or []:
             for path in (rule.get("http") or {}).get("paths") or []:
-                ref, where = path["backend"]["service"], f"Ingress/{name} {rule.get('host')}{path['path']}"
+                ref = path["backend"]["service"]
+                where = f"Ingress/{ing['metadata']['name']} {rule.get('host')}{path['path']}"
                 svc = r.get("Service", ref["name"])
                 if rep.check(svc is not None, where, f"Service {ref['name']!r} not in the render"):
                     port = ref["port"]
-                    ok = any(
-                        p.get("name") == port["name"] if "name" in port else p["port"] == port.get("number")
-                        for p in svc["spec"]["ports"]
-                    )
+                    ok = any(p.get("name") == port["name"] if "name" in port else p["port"] == port.get("number")
+                             for p in svc["spec"]["ports"])
                     rep.check(ok, where, f"Service {ref['name']} has no port {port}")
-
-
-def check_seed(r: Rendered, rep: Report) -> None:
-    for name, want in SEED_SERVICES.items():
-        svc = r.get("Service", name)
-        if svc is None:
-            continue
-        spec, where = svc["spec"], f"Service/{name} (seed)"
-        rep.check(
-            spec.get("selector") == want["selector"],
-            where,
-            f"selector {spec.get('selector')} != seed {want['selector']}",
-        )
-        if "port" in want:
-            rep.check(any(p["port"] == want["port"] for p in spec["ports"]), where, f"no port {want['port']}")
-        if "nodePorts" in want:
-            rep.check(
-                {p.get("nodePort") for p in spec["ports"]} == want["nodePorts"],
-                where,
-                f"nodePorts != {sorted(want['nodePorts'])}",
-            )
-        if want.get("headless"):
-            rep.check(spec.get("clusterIP") == "None", where, "must be headless (clusterIP: None)")
-    hpas = list(r.by_kind.get("HorizontalPodAutoscaler", {}).values())
-    for name, n in SEED_REPLICAS.items():
-        d = r.get("Deployment", name)
-        if d is None:
-            continue
-        mins = [h["spec"].get("minReplicas") for h in hpas if h["spec"]["scaleTargetRef"]["name"] == name]
-        if mins:
-            rep.check(mins == [n], f"Deployment/{name} (seed)", f"HPA minReplicas {mins} != seed's {n}")
-        else:
-            rep.check(
-                d["spec"].get("replicas") == n,
-                f"Deployment/{name} (seed)",
-                f"replicas {d['spec'].get('replicas')} != seed's {n}",
-            )
-    for (dep, var), want in SEED_ENV.items():
-        d = r.get("Deployment", dep)
-        if d is not None:
-            vals = [
-                e.get("value")
-                for c in d["spec"]["template"]["spec"]["containers"]
-                for e in c.get("env") or []
-                if e["name"] == var
-            ]
-            rep.check(vals == [want], f"Deployment/{dep} (seed)", f"{var} is {vals}, seed says {want!r}")
-    pvc = r.get("PersistentVolumeClaim", "mysql-pv-claim")
-    if pvc is not None:
-        rep.check(
-            pvc["spec"]["resources"]["requests"]["storage"] == "1Gi",
-            "PersistentVolumeClaim/mysql-pv-claim (seed)",
-            "must request 1Gi",
-        )
-    d = r.get("Deployment", "mysql")
-    if d is not None:
-        rep.check(
-            d["spec"].get("strategy", {}).get("type") == "Recreate",
-            "Deployment/mysql (seed)",
-            "strategy must be Recreate",
-        )
-    for (kind, name), keys in SEED_KEYS.items():
-        obj = r.get(kind, name)
-        if obj is not None:
-            rep.check(keys <= set(obj.get("data") or {}), f"{kind}/{name} (seed)", f"needs keys {sorted(keys)}")
 
 
 def check_all(docs: list, bins: Binaries, podman: bool = False) -> tuple[Rendered, Report]:
@@ -904,8 +607,8 @@ def check_all(docs: list, bins: Binaries, podman: bool = False) -> tuple[Rendere
     check_services(r, rep)
     check_pods(r, rep, bins, podman)
     check_metrics(r, rep, bins)
-    check_others(r, rep)
-    check_seed(r, rep)
+    check_schemas(r, rep)
+    check_references(r, rep)
     return r, rep
 
 
@@ -913,182 +616,88 @@ def check_all(docs: list, bins: Binaries, podman: bool = False) -> tuple[Rendere
 # Self-test: each planted mistake must be caught by the tool that owns it
 # --------------------------------------------------------------------------
 
-
-def _obj(docs: list, kind: str, name: str) -> dict:
-    return next(d for d in docs if d.get("kind") == kind and d["metadata"]["name"] == name)
-
-
-def _pod(docs: list, deployment: str) -> dict:
-    return _obj(docs, "Deployment", deployment)["spec"]["template"]["spec"]
+MISTAKES = Path(__file__).parent / "k8s-planted-mistakes.yaml"
+#: The owners that are this script (the file's other owners are checkov ids).
+OURS = {"k8s_consistency", "k8s_consistency+binaries", "k8s_consistency+schema"}
 
 
-def _container(docs: list, deployment: str, index: int = 0) -> dict:
-    return _pod(docs, deployment)["containers"][index]
+def plant(base: list[dict], mistake: dict) -> list[dict]:
+    """A copy of the render with one mistake of k8s-planted-mistakes.yaml in it."""
+    docs = copy.deepcopy(base)
+    kind, name = mistake["in"].split("/")
+    node = next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+    for step in mistake["at"].split("."):
+        if isinstance(node, list):
+            node = node[int(step)] if step.isdigit() else next(i for i in node if i.get("name") == step)
+        else:
+            node = node[step]
+    if "drop" in mistake and isinstance(node, list):
+        node.remove(next(i for i in node if i.get("name") == mistake["drop"]))
+    elif "drop" in mistake:
+        del node[mistake["drop"]]
+    if "set" in mistake:
+        node.update(mistake["set"])
+    return docs
 
 
-def _ann(docs: list, deployment: str) -> dict:
-    return _obj(docs, "Deployment", deployment)["spec"]["template"]["metadata"]["annotations"]
-
-
-def _env(c: dict, name: str) -> dict:
-    return next(e for e in c["env"] if e["name"] == name)
-
-
-def _drop_env(c: dict, name: str) -> None:
-    c["env"] = [e for e in c["env"] if e["name"] != name]
-
-
-CHECKER = "k8s_consistency"
-#: Caught by this script only with the binaries at hand (describe, or a request).
-LIVE = "k8s_consistency with the binaries"
-
-#: (what is broken, the tool that must catch it: this script or a checkov
-#: check id, how to break a copy of the all-components render).
-# fmt: off
-MUTATIONS = [
-    ("SINK_URL names a Service port that does not exist", CHECKER,
-     lambda d: _env(_container(d, "relays"), "SINK_URL").update(value="sink-svc:8080/sink.php")),
-    ("RELAY_URL names a Service that does not exist", CHECKER,
-     lambda d: _env(_container(d, "senders"), "RELAY_URL").update(value="relay/relay.php")),
-    ("the second URL of a list names a Service that does not exist", CHECKER,
-     lambda d: _env(_container(d, "senders"), "RELAY_URL").update(value="relay-svc/relay.php,relay-svc-2/relay.php")),
-    ("a Service selector matches no pod", CHECKER,
-     lambda d: _obj(d, "Service", "sink-svc")["spec"]["selector"].update(role="sinks")),
-    ("a targetPort is no containerPort", CHECKER,
-     lambda d: _obj(d, "Service", "relay-svc")["spec"]["ports"][0].update(targetPort="web")),
-    ("a NodePort is used twice", CHECKER,
-     lambda d: _obj(d, "Service", "sink-svc")["spec"]["ports"][0].update(nodePort=30000)),
-    ("a writable root file system", "CKV_K8S_22",
-     lambda d: _container(d, "sinks")["securityContext"].update(readOnlyRootFilesystem=False)),
-    ("capabilities not dropped", "CKV_K8S_37",
-     lambda d: _container(d, "relays")["securityContext"].pop("capabilities")),
-    ("privilege escalation allowed", "CKV_K8S_20",
-     lambda d: _container(d, "to-do-app-frontend")["securityContext"].update(allowPrivilegeEscalation=True)),
-    ("runAsNonRoot not true (the UID alone is non-root)", CHECKER,
-     lambda d: _pod(d, "senders")["securityContext"].update(runAsNonRoot=False)),
-    ("a liveness probe on the readiness path", LIVE,
-     lambda d: _container(d, "relays")["livenessProbe"]["httpGet"].update(path="/readyz")),
-    ("a probe path the binary does not serve", LIVE,
-     lambda d: _container(d, "sinks")["livenessProbe"]["httpGet"].update(path="/health")),
-    ("a containerPort that is not the port the binary listens on", CHECKER,
-     lambda d: _container(d, "relays")["ports"][0].update(containerPort=80)),
-    ("a ConfigMap key that does not exist", CHECKER,
-     lambda d: _env(_container(d, "to-do-app-backend"), "DB_HOST")["valueFrom"]["configMapKeyRef"].update(
-         key="hostname")),
-    ("a grace period shorter than the drain", CHECKER,
-     lambda d: _pod(d, "sinks").update(terminationGracePeriodSeconds=5)),
-    ("CONTROLLER_PORT that is not the Controller's NodePort", CHECKER,
-     lambda d: _env(_container(d, "tool-portal-pods", 0), "CONTROLLER_PORT").update(value="30101")),
-    ("an image on :latest", "CKV_K8S_14",
-     lambda d: _container(d, "senders").update(image="registry.example.com/x/sender:latest")),
-    ("the seed's replica count changed", CHECKER,
-     lambda d: _obj(d, "Deployment", "senders")["spec"].update(replicas=1)),
-    ("POD_IP not from the downward API", CHECKER, lambda d: _drop_env(_container(d, "relays"), "POD_IP")),
-    ("a NetworkPolicy port name no pod has", CHECKER,
-     lambda d: _obj(d, "NetworkPolicy", "relay-to-sink-egress")["spec"]["egress"][0]["ports"][0].update(port="htp")),
-    ("an Ingress backend Service that does not exist", CHECKER,
-     lambda d: _obj(d, "Ingress", "to-do-app")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(
-         name="backend")),
-    ("an HPA target that still sets replicas", CHECKER,
-     lambda d: _obj(d, "Deployment", "relays")["spec"].update(replicas=2)),
-    ("GRAPHQL_MODE with a value the frontend does not know", CHECKER,
-     lambda d: _env(_container(d, "to-do-app-frontend"), "GRAPHQL_MODE").update(value="proxied")),
-    ("CONTROLLER_MODE not set", CHECKER, lambda d: _drop_env(_container(d, "tool-portal-pods", 0), "CONTROLLER_MODE")),
-    ("CONTROLLER_UPSTREAM on a port no container of the pod has", CHECKER,
-     lambda d: _env(_container(d, "tool-portal-pods", 0), "CONTROLLER_UPSTREAM").update(value="http://localhost:8082")),
-    ("proxy-mode SERVER_URI names no Service (a browser address instead)", CHECKER,
-     lambda d: _obj(d, "ConfigMap", "backend-conf")["data"].update({"server-uri": "localhost:30301"})),
-    ("direct-mode SERVER_URI that the browser cannot reach", CHECKER,
-     lambda d: _env(_container(d, "to-do-app-frontend"), "GRAPHQL_MODE").update(value="direct")),
-    ("a pod template without the scrape annotation", CHECKER,
-     lambda d: _obj(d, "Deployment", "relays")["spec"]["template"]["metadata"].pop("annotations")),
-    ("a scrape annotation on a port nothing listens on", CHECKER,
-     lambda d: _ann(d, "sinks").update({"prometheus.io/port": "9090"})),
-    ("a scrape path the binary does not serve", LIVE,
-     lambda d: _ann(d, "sinks").update({"prometheus.io/path": "/stats"})),
-    ("a PodMonitor port name the pods do not have", CHECKER,
-     lambda d: _obj(d, "PodMonitor", "tool-portal")["spec"]["podMetricsEndpoints"][1].update(port="controller")),
-    ("a PodMonitor field the CRD does not know", CHECKER,
-     lambda d: _obj(d, "PodMonitor", "to-do-app")["spec"]["podMetricsEndpoints"][0].update(intervall="30s")),
-    ("a PodMonitor selecting no pod", CHECKER,
-     lambda d: _obj(d, "PodMonitor", "message-chain")["spec"]["selector"]["matchLabels"].update(app="chain")),
-    ("MySQL's data volume mounted at its root", CHECKER,
-     lambda d: _container(d, "mysql")["volumeMounts"][0].pop("subPath")),
-    ("a PVC that does not exist", CHECKER,
-     lambda d: _pod(d, "mysql")["volumes"][0]["persistentVolumeClaim"].update(claimName="mysql-pvc")),
-]
-# fmt: on
-
-
-def run_checkov(checkov: list[str], files: list[Path]) -> dict[str, set[str]]:
-    """checkov's failed check ids per file (one run over all of them)."""
-    out = subprocess.run(
-        [*checkov, "--quiet", "--compact", "--output", "json", *[a for f in files for a in ("--file", str(f))]],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    reports = json.loads(out.stdout or "[]") if out.stdout.strip().startswith(("[", "{")) else None
-    if reports is None:
+def run_checkov(checkov: list[str], renders: dict[int, list[dict]]) -> dict[int, set[str]]:
+    """checkov's failed check ids for each render, from one run over all of
+    them (its start-up costs the most)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {Path(tmp, f"render-{key}.yaml"): key for key in renders}
+        for f, key in files.items():
+            f.write_text(yaml.safe_dump_all(renders[key], sort_keys=False), encoding="utf-8")
+        out = subprocess.run([*checkov, "--quiet", "--compact", "--output", "json",
+                              *[a for f in files for a in ("--file", str(f))]], capture_output=True, text=True,
+                             timeout=600)
+    if not out.stdout.strip().startswith(("[", "{")):
         raise SystemExit(f"checkov gave no JSON (exit {out.returncode}): {out.stderr[-800:]}")
-    failed: dict[str, set[str]] = {}
+    reports = json.loads(out.stdout)
+    failed: dict[int, set[str]] = {key: set() for key in renders}
     for report in reports if isinstance(reports, list) else [reports]:
         for f in (report.get("results") or {}).get("failed_checks") or []:
-            failed.setdefault(Path(f["file_abs_path"] if "file_abs_path" in f else f["file_path"]).name, set()).add(
-                f["check_id"]
-            )
+            name = Path(f.get("file_abs_path") or f["file_path"]).name
+            failed[next(key for p, key in files.items() if p.name == name)].add(f["check_id"])
     return failed
 
 
 def self_test(path: str, bins: Binaries, checkov: list[str]) -> int:
     with open(path, encoding="utf-8") as f:
         base = [d for d in yaml.safe_load_all(f) if isinstance(d, dict)]
+    mistakes = yaml.safe_load(MISTAKES.read_text(encoding="utf-8"))
     _, rep = check_all(copy.deepcopy(base), bins)
     if rep.failures:
         print("self-test: the unmodified render already fails:", *rep.failures, sep="\n  ")
         return 1
-    # checkov gets the unmodified render and, for each mistake it owns, the
-    # objects the mistake changed: one run (its start-up costs the most).
-    with tempfile.TemporaryDirectory() as tmp:
-        files = {0: Path(tmp, "mutation-00.yaml")}
-        files[0].write_text(yaml.safe_dump_all(base, sort_keys=False), encoding="utf-8")
-        for i, (_, owner, mutate) in enumerate(MUTATIONS, start=1):
-            if owner not in (CHECKER, LIVE):
-                docs = copy.deepcopy(base)
-                mutate(docs)
-                changed = [d for j, d in enumerate(docs) if d != base[j]]
-                files[i] = Path(tmp, f"mutation-{i:02}.yaml")
-                files[i].write_text(yaml.safe_dump_all(changed, sort_keys=False), encoding="utf-8")
-        by_checkov = run_checkov(checkov, list(files.values())) if checkov else {}
-    if by_checkov.get(files[0].name):
-        print(f"self-test: checkov already fails the unmodified render: {sorted(by_checkov[files[0].name])}")
+    # checkov gets the unmodified render (key -1) and, for each mistake it
+    # owns, the objects the mistake changed.
+    renders = {i: [d for d, b in zip(plant(base, m), base) if d != b]
+               for i, m in enumerate(mistakes) if m["by"] not in OURS}
+    by_checkov = run_checkov(checkov, renders | {-1: base}) if checkov else {}
+    if by_checkov.get(-1):
+        print(f"self-test: checkov already fails the unmodified render: {sorted(by_checkov[-1])}")
         return 1
     missed = skipped = 0
-    for i, (what, owner, mutate) in enumerate(MUTATIONS, start=1):
-        if owner == LIVE and bins.bin_dir is None:
+    for i, m in enumerate(mistakes):
+        what, owner = m["what"], m["by"]
+        if owner.endswith("+binaries") and bins.bin_dir is None:
             skipped += 1
             print(f"  skipped {what}: needs --binaries")
             continue
-        docs = copy.deepcopy(base)
-        mutate(docs)
-        _, rep = check_all(docs, bins)
-        caught = {CHECKER, LIVE} if rep.failures else set()
-        caught |= by_checkov.get(files[i].name, set()) if i in files else set()
-        ok = owner in caught
-        missed += not ok
-        tool = owner if owner in (CHECKER, LIVE) else f"checkov {owner}"
-        if ok:
-            detail = rep.failures[0] if owner in (CHECKER, LIVE) else ", ".join(sorted(caught - {CHECKER, LIVE}))
-            print(f"  caught  {what}: by {tool}  ({detail})")
+        if owner in OURS:
+            failures = check_all(plant(base, m), bins)[1].failures
+            caught, detail = bool(failures), failures[:1]
         else:
-            print(f"  MISSED  {what}: {tool} did not fail it (failed: {sorted(caught) or 'nothing'})")
+            failed = by_checkov.get(i, set())
+            caught, detail, owner = owner in failed, sorted(failed), f"checkov {owner}"
+        missed += not caught
+        print(f"  caught  {what}: by {owner}  ({', '.join(detail)})" if caught else
+              f"  MISSED  {what}: {owner} did not fail it (it failed: {', '.join(detail) or 'nothing'})")
     bins.stop()
     for msg in bins.rep.failures:
         print(f"  FAIL {msg}")
-    print(
-        f"self-test: {len(MUTATIONS) - missed - skipped}/{len(MUTATIONS)} planted mistakes caught"
-        + (f", {skipped} skipped without --binaries" if skipped else "")
-    )
+    print(f"self-test: {len(mistakes) - missed - skipped}/{len(mistakes)} planted mistakes caught"
+          + (f", {skipped} skipped without --binaries" if skipped else ""))
     return 1 if missed or bins.rep.failures else 0
 
 
@@ -1099,16 +708,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binaries", type=Path, help="directory of the built binaries (e.g. target/debug)")
     ap.add_argument("--require-binaries", action="store_true", help="a binary missing from --binaries is a failure")
-    ap.add_argument(
-        "--podman", action="append", default=[], metavar="NAME", help="this entry point is for `podman kube play`"
-    )
+    ap.add_argument("--podman", action="append", default=[], metavar="NAME",
+                    help="this entry point is for `podman kube play`")
     ap.add_argument("--self-test", metavar="RENDER", help="plant known mistakes in this render; each must be caught")
-    ap.add_argument(
-        "--checkov",
-        nargs=argparse.REMAINDER,
-        default=[],
-        help="(self-test) the checkov command and its options; must be last",
-    )
+    ap.add_argument("--checkov", nargs=argparse.REMAINDER, default=[],
+                    help="(self-test) the checkov command and its options; must be last")
     ap.add_argument("rendered", nargs="*", help="NAME=FILE: output of `kubectl kustomize` for one entry point")
     args = ap.parse_args()
     bins = Binaries(args.binaries, args.require_binaries)
@@ -1116,35 +720,28 @@ def main() -> int:
         bins.rep.notes.append("no --binaries: containerPorts and the paths the manifests name are not checked")
     if args.self_test:
         return self_test(args.self_test, bins, args.checkov)
-
-    summary = []
+    failed = 0
     for item in args.rendered:
         name, _, path = item.partition("=")
         with open(path, encoding="utf-8") as f:
             r, rep = check_all(list(yaml.safe_load_all(f)), bins, podman=name in args.podman)
-        summary.append((name, rep.passed, len(rep.failures)))
-        print(
-            f"== {name}: {len(r.docs)} objects, {len(r.pods)} pod templates, "
-            f"{rep.passed} checks passed, {len(rep.failures)} failed"
-        )
+        failed += len(rep.failures)
+        status = "FAIL" if rep.failures else "ok"
+        print(f"  {status:4} {name:40} {len(r.docs):3} objects, {len(r.pods):2} pod templates, "
+              f"{rep.passed:3} checks passed, {len(rep.failures)} failed")
         for msg in rep.failures:
-            print(f"   FAIL {msg}")
+            print(f"       FAIL {msg}")
     started = sum(run is not None for run in bins.running.values())
     described = sum(d is not None for d in bins.described.values())
     bins.stop()
-    print(
-        f"== binaries ({args.binaries or 'none'}): {described} described, {started} started, "
-        f"{len(bins.answers)} paths requested, {len(bins.rep.failures)} failed"
-    )
+    failed += len(bins.rep.failures)
+    print(f"  {'FAIL' if bins.rep.failures else 'ok':4} binaries ({args.binaries or 'none'}): {described} described, "
+          f"{started} started, {len(bins.answers)} paths requested, {len(bins.rep.failures)} failed")
     for msg in bins.rep.failures:
-        print(f"   FAIL {msg}")
+        print(f"       FAIL {msg}")
     for msg in sorted(set(bins.rep.notes)):
-        print(f"   note {msg}")
-    summary.append(("binaries", bins.rep.passed, len(bins.rep.failures)))
-    print("\nconsistency summary:")
-    for name, n_ok, n_fail in summary:
-        print(f"  {'ok' if not n_fail else 'FAIL':4} {name:28} {n_ok:4} passed {n_fail:3} failed")
-    return 1 if any(n for _, _, n in summary) else 0
+        print(f"       note {msg}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
