@@ -54,15 +54,9 @@ wait_http() {
 rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 {print $NF}'; }
 
-cat >"$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.body = "Message sent from 10.244.1.17 on Sat Nov 21 21:40:50 UTC 2026"
-wrk.headers["Content-Type"] = "text/plain"
-LUA
-
 # run_wrk NAME URL: one bounded load run; leaves its output in $work/NAME.wrk
 run_wrk() {
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$work/post.lua" "$2" >"$work/$1.wrk"
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s scripts/lib/wrk/chain-post.lua "$2" >"$work/$1.wrk"
 }
 summary() {
   local f=$work/$1.wrk

@@ -20,6 +20,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+. scripts/lib/todo-board.sh
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
@@ -99,16 +100,7 @@ cost_of_one() {
     echo $((after - before))
 }
 
-load_list() {
-    local n=$1 id batch
-    id=$(echo "{\"query\":\"mutation{ createList(name:\\\"list $n\\\"){ id } }\"}" | gql \
-        | sed -n 's/.*"id":"\([0-9]*\)".*/\1/p')
-    # One batched POST (a JSON array of requests) per list.
-    batch=$(for i in $(seq 1 "$ITEMS"); do
-        printf '{"query":"mutation($i:createItemInput){ createItem(input:$i){ id } }","variables":{"i":{"name":"item %s.%s","listId":"%s"}}}\n' "$n" "$i" "$id"
-    done | paste -sd, -)
-    echo "[$batch]" | gql >/dev/null
-}
+load_list() { todo_add_list "$base" "$1" "$ITEMS"; }
 
 echo "== loading $LISTS lists x $ITEMS items"
 load_list 1
@@ -118,15 +110,9 @@ cost_10=$(cost_of_one)
 items=$(echo "$home" | gql | grep -o '"listId"' | wc -l)
 echo "   board holds $items items; one homepage request: $cost_1 SQL queries with 1 list, $cost_10 with $LISTS lists"
 
-cat >"$work/home.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '$home'
-EOF
-
 echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION (homepage query)"
 before=$(queries_total)
-timeout 300 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/home.lua" "$base/graphql" | tee "$work/wrk.txt"
+timeout 300 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/lib/wrk/todo-home.lua "$base/graphql" | tee "$work/wrk.txt"
 after=$(queries_total)
 
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")

@@ -67,29 +67,9 @@ llen() { redis-cli LLEN "$1"; }
 
 # --- 1. vote ------------------------------------------------------------
 start vote "$VOTE_PORT"
-cat >"$work/vote.lua" <<'LUA'
--- A new voter per request (so the worker has distinct rows to write),
--- alternating a and b. Each wrk thread has its own Lua state: setup() gives
--- each a distinct number, so no two threads make the same voter id.
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
-local n = 0
-request = function()
-  n = n + 1
-  local id = string.format("t%02dv%012x", tid, n)
-  local body = (n % 2 == 0) and "vote=a" or "vote=b"
-  return wrk.format("POST", "/", {
-    ["Content-Type"] = "application/x-www-form-urlencoded",
-    ["Cookie"] = "voter_id=" .. id,
-  }, body)
-end
-LUA
 echo
 echo "== 1. vote: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, POST / vote=a|b, a new voter each"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$work/vote.lua" \
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/lib/wrk/vote.lua \
   "http://127.0.0.1:$VOTE_PORT/" | tee "$work/wrk.txt"
 queued=$(llen "$list")
 non2xx=$(sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$work/wrk.txt")
