@@ -43,7 +43,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tower_http::services::ServeDir;
 use url::Url;
 
@@ -211,22 +211,13 @@ pub async fn run(
         pod_ip = %config.service.pod_ip(),
         "echo ready"
     );
-    // Readiness (and the fetches) run until the shutdown starts; the
-    // shutdown future below waits for this task to end before the server
-    // lowers readiness for good, so the task cannot raise it again.
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let watcher = tokio::spawn(watch_readiness(
-        state.clone(),
-        config.source_interval,
-        stop_rx,
-    ));
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-        let _ = watcher.await;
-    };
+    // Readiness (and the fetches) run until the shutdown starts; the kit
+    // then keeps readiness down, so a fetch that ends during the drain
+    // cannot raise it again.
+    let stop = CancellationToken::new();
+    let watcher = watch_readiness(state.clone(), config.source_interval, stop.clone());
     let (kit, grace) = (state.kit.clone(), config.service.shutdown_grace);
-    kit.serve(listener, app(state), grace, shutdown)
+    kit.serve_with_task(listener, app(state), grace, shutdown, stop, watcher)
         .await
         .map_err(Error::Serve)
 }
@@ -251,8 +242,8 @@ fn file_name(url: &Url) -> String {
 }
 
 /// Keep readiness in step with the directory (and, with SOURCE_URL, fetch
-/// it) until `stop` changes.
-async fn watch_readiness(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
+/// it) until `stop` is cancelled.
+async fn watch_readiness(state: AppState, interval: Duration, stop: CancellationToken) {
     let (kit, dir, source) = (state.kit, state.serve_dir, state.source);
     let mut validators = HeaderMap::new();
     let mut fetched_once = false;
@@ -267,7 +258,7 @@ async fn watch_readiness(state: AppState, interval: Duration, mut stop: watch::R
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
-            _ = stop.changed() => return,
+            () = stop.cancelled() => return,
         }
         let mut ready = tokio::fs::metadata(&dir).await.is_ok_and(|m| m.is_dir());
         if let Some(source) = &source {

@@ -45,7 +45,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use service_kit::{Kit, ServiceArgs};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tower_http::services::ServeFile;
 
 /// The file name inside `DATA_DIR`, as in the article.
@@ -272,39 +272,37 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Append every `interval` and serve HTTP until `shutdown` completes, then
-/// stop appending and drain (see [`service_kit::serve`]).
+/// stop appending and drain (see [`Kit::serve_with_task`]).
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let state = AppState::new(&config)?;
-    let (stop_tx, mut stop_rx) = watch::channel(false);
-    let ticker = tokio::spawn({
-        let state = state.clone();
-        let interval = config.interval;
-        async move {
-            let mut ticks = tokio::time::interval(interval);
-            // After a stall, keep the pace instead of writing a burst.
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut warned_at_cap = false;
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => state.tick(&mut warned_at_cap),
-                    _ = stop_rx.changed() => break,
-                }
-            }
-        }
-    });
-    // Stop appending as soon as the shutdown starts: a line is either fully
-    // written or not at all, and nothing is written once SIGTERM arrived.
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stop_tx.send(true);
-        let _ = ticker.await;
-    };
+    let stop = CancellationToken::new();
+    let appending = append_every(state.clone(), config.interval, stop.clone());
     let (kit, grace) = (state.kit.clone(), config.service.shutdown_grace);
-    kit.serve(listener, app(state), grace, shutdown)
+    kit.serve_with_task(listener, app(state), grace, shutdown, stop, appending)
         .await
         .map_err(Error::Serve)
+}
+
+/// Append a number every `interval` until `stop` is cancelled. The shutdown
+/// cancels it as soon as it starts: a line is either fully written or not
+/// at all (an append is one synchronous write), and none is started once
+/// SIGTERM arrived.
+async fn append_every(state: AppState, interval: Duration, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(interval);
+    // After a stall, keep the pace instead of writing a burst.
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut warned_at_cap = false;
+    loop {
+        tokio::select! {
+            // Checked first: a tick that is due when the shutdown starts
+            // is not written.
+            biased;
+            () = stop.cancelled() => break,
+            _ = ticks.tick() => state.tick(&mut warned_at_cap),
+        }
+    }
 }

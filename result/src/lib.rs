@@ -230,25 +230,12 @@ pub async fn run(
     let (publish, tally) = watch::channel(Tally::new(0, 0));
     let stop = CancellationToken::new();
     let state = AppState::new(&config, tally, stop.clone());
-    let tallier = tokio::spawn(tally_loop(
-        pool,
-        publish,
-        config.refresh_interval,
-        state.clone(),
-    ));
+    let tallier = tally_loop(pool, publish, config.refresh_interval, state.clone());
     let kit = state.kit.clone();
-    let served = kit
-        .serve(listener, app(state), config.service.shutdown_grace, {
-            let stop = stop.clone();
-            async move {
-                shutdown.await;
-                stop.cancel();
-            }
-        })
-        .await;
-    stop.cancel();
-    let _ = tallier.await;
-    served.map_err(Error::Serve)
+    let grace = config.service.shutdown_grace;
+    kit.serve_with_task(listener, app(state), grace, shutdown, stop, tallier)
+        .await
+        .map_err(Error::Serve)
 }
 
 /// Query the tally every `every` and publish it when it changed.
@@ -273,9 +260,8 @@ async fn tally_loop(pool: PgPool, publish: watch::Sender<Tally>, every: Duration
                     failing = false;
                 }
                 publish.send_if_modified(|current| replace_if_changed(current, tally));
-                if !stop.is_cancelled() {
-                    kit.readiness.set(true);
-                }
+                // Ignored once the shutdown began (the kit keeps it down).
+                kit.readiness.set(true);
             }
             Err(err) => {
                 metrics.query_errors.inc();

@@ -16,7 +16,7 @@
 //! * [`http`]: the middleware stack (request ids, tracing, metrics) and
 //!   [`http::Kit`], the handle a service keeps in its state.
 //! * [`shutdown`]: SIGTERM/Ctrl-C handling and the bounded drain behind
-//!   [`Kit::serve`].
+//!   [`Kit::serve`] and [`Kit::serve_with_task`].
 //! * [`net`] and [`svc_url`]: the pod's own IP and name, and the seeds'
 //!   scheme-less service URLs (`relay-svc/relay.php`).
 //! * [`assets`] (feature `assets`): files embedded in a binary, served
@@ -68,9 +68,28 @@
 //!    ```
 //!
 //!    Tests hand it `127.0.0.1:0` and a shutdown future they control
-//!    (`test_server::TestServer`, feature `testing`). A service that also
-//!    works in the background (the sender's loop, the worker's queue) runs
-//!    that next to `kit.serve` in `run`, and stops both on `shutdown`.
+//!    (`test_server::TestServer`, feature `testing`).
+//!
+//!    A service that also works in the background (the worker's queue,
+//!    the generator's appends, a loop that keeps readiness in step with a
+//!    database) serves with [`Kit::serve_with_task`] instead. The task
+//!    watches a `CancellationToken` (tokio-util); at shutdown the kit
+//!    cancels it, lowers readiness for good (the task cannot raise it
+//!    again), drains, and waits for the task to return:
+//!
+//!    ```text
+//!    let state = AppState::new(&config)?;
+//!    let stop = CancellationToken::new();
+//!    let task = keep_redis(state.clone(), stop.clone());
+//!    let kit = state.kit.clone();
+//!    kit.serve_with_task(listener, app(state), config.service.shutdown_grace, shutdown, stop, task)
+//!        .await
+//!        .map_err(Error::Serve)
+//!    ```
+//!
+//!    The sender is the one exception: its loop ends the service by itself
+//!    after MESSAGE_COUNT messages, so it stops its server rather than the
+//!    other way round.
 //! 5. **Main.** `main.rs` parses the config and calls [`run_main`], which
 //!    answers the `healthcheck` subcommand, sets up telemetry, binds the
 //!    listener and turns an error into exit code 1:

@@ -12,6 +12,26 @@
 //!
 //! The grace period must be shorter than the pod's
 //! `terminationGracePeriodSeconds`, or the kubelet's SIGKILL comes first.
+//!
+//! ## A service that also works in the background
+//!
+//! Some services do more than answer requests: the worker moves votes, the
+//! generator appends numbers, others keep readiness in step with a
+//! database. [`Kit::serve_with_task`] runs such a task next to the server,
+//! and the shutdown becomes:
+//!
+//! 1. the task's [`CancellationToken`] is cancelled, so it stops at its next
+//!    wait (handlers holding the same token, such as the result page's event
+//!    streams, end too); readiness goes down for good, so the task cannot
+//!    raise it again by finishing a last check;
+//! 2. the server drains as above, while the task finishes what it holds
+//!    (a write, a round);
+//! 3. once both are done, `run` returns. The task is awaited without a
+//!    time limit: it must return promptly once cancelled, each wait inside
+//!    it bounded by its own timeout.
+//!
+//! If serving fails instead, the task is stopped and awaited the same way
+//! before the error is returned.
 
 use std::future::{Future, IntoFuture};
 use std::io;
@@ -21,8 +41,9 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
-use crate::Readiness;
+use crate::{Kit, Readiness};
 
 /// Completes on SIGTERM (what Kubernetes and container runtimes send) or
 /// Ctrl-C (a terminal).
@@ -88,7 +109,7 @@ pub async fn serve(
         () = shutdown => {}
     }
 
-    readiness.set(false);
+    readiness.lower_for_good();
     let _ = stop_tx.send(());
     match tokio::time::timeout(grace, server).await {
         Ok(result) => {
@@ -99,5 +120,46 @@ pub async fn serve(
             tracing::warn!(grace = ?grace, "grace period over with requests still in flight, exiting anyway");
             Ok(())
         }
+    }
+}
+
+impl Kit {
+    /// Serve `app` like [`Kit::serve`] while `task` runs in the background;
+    /// at shutdown, cancel `stop`, drain, and wait for `task` to return (the
+    /// sequence is in the [module docs](crate::shutdown)). `task` watches
+    /// `stop` (or a clone of it) and returns soon after it is cancelled.
+    ///
+    /// The token is the caller's, not made here, so that handlers can hold
+    /// it too: the result service's event streams end on it.
+    pub async fn serve_with_task(
+        &self,
+        listener: TcpListener,
+        app: Router,
+        grace: Duration,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        stop: CancellationToken,
+        task: impl Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        // Spawned, not joined into this future: on the multi-threaded
+        // runtime the task's work runs beside the requests, not between
+        // them.
+        let task = tokio::spawn(task);
+        let served = self
+            .serve(listener, app, grace, {
+                let stop = stop.clone();
+                async move {
+                    shutdown.await;
+                    stop.cancel();
+                }
+            })
+            .await;
+        // Also when serving failed: the task must not outlive `run`.
+        stop.cancel();
+        if let Err(err) = task.await {
+            // A panic has been printed by the panic hook already; the
+            // serving result is what `run` reports.
+            tracing::error!(%err, "the background task panicked");
+        }
+        served
     }
 }

@@ -1,9 +1,12 @@
 //! What [`Kit`] gives every service, tested once here over real HTTP: the
 //! probes, `/metrics`, request ids, `x-served-by`, and the drain on
-//! shutdown. Services' own tests cover only their own routes and metrics.
+//! shutdown, with and without a background task. Services' own tests cover
+//! only their own routes and metrics.
 
 #![allow(clippy::unwrap_used)] // in tests, a panic is the failure report
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -13,6 +16,7 @@ use service_kit::Kit;
 use service_kit::http::SERVED_BY;
 use service_kit::net::instance_name;
 use service_kit::test_server::TestServer;
+use tokio_util::sync::CancellationToken;
 
 /// A small service built the way every service is: its routes wrapped by
 /// the kit, served by `kit.serve`, with one metric of its own.
@@ -215,4 +219,64 @@ async fn shutdown_lowers_readiness_and_lets_the_request_in_flight_finish() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "slow");
     assert!(client.get(url).send().await.is_err(), "still accepting");
+}
+
+/// `serve_with_task`: the task runs while the server serves; the shutdown
+/// cancels it, lowers readiness for good (a task finishing a last check
+/// cannot raise it again), lets the request in flight finish, and returns
+/// only once the task has.
+#[tokio::test]
+async fn serve_with_task_stops_the_task_and_keeps_readiness_down() {
+    let kit = Kit::new(false, |_| {});
+    let stop = CancellationToken::new();
+    let task_ended = Arc::new(AtomicBool::new(false));
+    let task = {
+        let (kit, stop, task_ended) = (kit.clone(), stop.clone(), task_ended.clone());
+        async move {
+            // What a readiness keeper does: raise the flag while running.
+            kit.readiness.set(true);
+            stop.cancelled().await;
+            // A check that was under way when the shutdown began ends
+            // after the drain started, and reports success.
+            while kit.readiness.is_ready() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            kit.readiness.set(true);
+            // Some last work (a write, a round) before the task returns.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            task_ended.store(true, Ordering::SeqCst);
+        }
+    };
+    let app = kit.wrap(Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            "slow"
+        }),
+    ));
+    let server = TestServer::start(|listener, shutdown| {
+        let kit = kit.clone();
+        async move {
+            kit.serve_with_task(listener, app, Duration::from_secs(5), shutdown, stop, task)
+                .await
+        }
+    })
+    .await;
+    let client = reqwest::Client::new();
+    service_kit::testing::eventually("the task to raise readiness", || async {
+        let res = client.get(server.url("/readyz")).send().await.ok()?;
+        (res.status() == 200).then_some(())
+    })
+    .await;
+
+    let in_flight = tokio::spawn(client.get(server.url("/slow")).send());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.stop().await.unwrap();
+    assert!(
+        task_ended.load(Ordering::SeqCst),
+        "returned before the task"
+    );
+    assert!(!kit.readiness.is_ready(), "the task raised readiness again");
+    let res = in_flight.await.unwrap().unwrap();
+    assert_eq!(res.text().await.unwrap(), "slow");
 }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Backend, TestDb, board, create_list, gql, ops};
+use common::{Backend, TestApp, TestDb, ops};
 use serde_json::json;
 use tokio::task::JoinSet;
 
@@ -40,42 +40,39 @@ async fn two_replicas(backend: Backend) {
         // longer for a connection than the 3 s meant for a dead MySQL.
         config.db_acquire_timeout = std::time::Duration::from_secs(30);
     }
-    let servers = [
-        common::start_ready(config.clone()).await,
-        common::start_ready(config).await,
+    let replicas = [
+        TestApp::spawn_ready(config.clone()).await,
+        TestApp::spawn_ready(config).await,
     ];
-    let servers = std::sync::Arc::new(servers);
+    let replicas = std::sync::Arc::new(replicas);
     let mut lists = Vec::new();
     for i in 0..LISTS {
-        lists.push(create_list(&servers[i % 2], &format!("list {i}")).await);
+        lists.push(replicas[i % 2].create_list(&format!("list {i}")).await);
     }
 
     // Concurrent creates, alternating replicas, plus concurrent list
     // creation on both (list positions need the board lock).
     let mut tasks = JoinSet::new();
     for i in 0..CREATES {
-        let servers = servers.clone();
+        let replicas = replicas.clone();
         let list = lists[i % LISTS].clone();
         tasks.spawn(async move {
-            let result = gql(
-                &servers[i % 2],
-                ops::CREATE_ITEM,
-                json!({ "input": { "name": format!("item {i}"), "listId": list } }),
-            )
-            .await;
+            let result = replicas[i % 2]
+                .gql(
+                    ops::CREATE_ITEM,
+                    json!({ "input": { "name": format!("item {i}"), "listId": list } }),
+                )
+                .await;
             assert!(result.get("errors").is_none(), "{result}");
             result["data"]["item"]["id"].as_str().unwrap().to_owned()
         });
     }
     for i in 0..6 {
-        let servers = servers.clone();
+        let replicas = replicas.clone();
         tasks.spawn(async move {
-            let result = gql(
-                &servers[i % 2],
-                ops::CREATE_LIST,
-                json!({ "name": format!("extra {i}") }),
-            )
-            .await;
+            let result = replicas[i % 2]
+                .gql(ops::CREATE_LIST, json!({ "name": format!("extra {i}") }))
+                .await;
             assert!(result.get("errors").is_none(), "{result}");
             String::new()
         });
@@ -88,24 +85,24 @@ async fn two_replicas(backend: Backend) {
         .collect();
     assert_eq!(items.len(), CREATES);
     items.sort();
-    board(&servers[0]).await;
+    replicas[0].board().await;
 
     // Concurrent moves (some within a list, some across, positions that
     // may be out of bounds by the time they run) and deletes.
     let mut rng = Lcg(0x5eed);
     let mut tasks = JoinSet::new();
     for i in 0..MOVES {
-        let servers = servers.clone();
+        let replicas = replicas.clone();
         let item = items[rng.next(CREATES as u64) as usize].clone();
         let list = lists[rng.next(LISTS as u64) as usize].clone();
         let position = rng.next(25);
         tasks.spawn(async move {
-            let result = gql(
-                &servers[i % 2],
-                ops::MOVE_ITEM,
-                json!({ "id": item, "input": { "listId": list, "position": position } }),
-            )
-            .await;
+            let result = replicas[i % 2]
+                .gql(
+                    ops::MOVE_ITEM,
+                    json!({ "id": item, "input": { "listId": list, "position": position } }),
+                )
+                .await;
             // Out of bounds (a list may be shorter than the random
             // position) and already-deleted items are fine; nothing else.
             if let Some(errors) = result.get("errors") {
@@ -118,17 +115,19 @@ async fn two_replicas(backend: Backend) {
         });
     }
     for i in 0..DELETES {
-        let servers = servers.clone();
+        let replicas = replicas.clone();
         let item = items[i * 5].clone();
         tasks.spawn(async move {
-            let result = gql(&servers[i % 2], ops::DELETE_ITEM, json!({ "id": item })).await;
+            let result = replicas[i % 2]
+                .gql(ops::DELETE_ITEM, json!({ "id": item }))
+                .await;
             assert!(result.get("errors").is_none(), "{result}");
         });
     }
     tasks.join_all().await;
 
     // `board` asserts positions 0..n-1 for lists and for every list's items.
-    let seen = board(&servers[1]).await;
+    let seen = replicas[1].board().await;
     let total: usize = seen.iter().map(|(_, items)| items.len()).sum();
     assert_eq!(total, CREATES - DELETES);
     assert_eq!(seen.len(), LISTS + 6);
@@ -136,30 +135,32 @@ async fn two_replicas(backend: Backend) {
     // A list deleted while items are moved into it and created in it.
     let mut tasks = JoinSet::new();
     for i in 0..20 {
-        let servers = servers.clone();
+        let replicas = replicas.clone();
         let list = lists[0].clone();
         let item = items[i * 3 + 1].clone();
         tasks.spawn(async move {
             if i == 10 {
-                gql(&servers[0], ops::DELETE_LIST, json!({ "id": list })).await;
+                replicas[0]
+                    .gql(ops::DELETE_LIST, json!({ "id": list }))
+                    .await;
             } else {
-                gql(
-                    &servers[i % 2],
-                    ops::MOVE_ITEM,
-                    json!({ "id": item, "input": { "listId": list, "position": 0 } }),
-                )
-                .await;
+                replicas[i % 2]
+                    .gql(
+                        ops::MOVE_ITEM,
+                        json!({ "id": item, "input": { "listId": list, "position": 0 } }),
+                    )
+                    .await;
             }
         });
     }
     tasks.join_all().await;
-    let seen = board(&servers[0]).await;
+    let seen = replicas[0].board().await;
     assert_eq!(seen.len(), LISTS + 5);
     assert!(seen.iter().all(|(name, _)| name != "list 0"));
 
-    let servers = std::sync::Arc::into_inner(servers).unwrap();
-    for server in servers {
-        server.stop().await.unwrap();
+    let replicas = std::sync::Arc::into_inner(replicas).unwrap();
+    for replica in replicas {
+        replica.stop().await;
     }
 }
 

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Backend, TestDb, create_item, create_list, error_message, gql, ops};
+use common::{Backend, TestApp, TestDb, error_message, ops};
 use serde_json::{Value, json};
 
 /// The frontend's operations as its GraphQL client puts them on the wire:
@@ -25,44 +25,22 @@ mod wire {
         "mutation deleteListMutation($id:ID!){ success:deleteList(id:$id) }";
 }
 
-/// POST exactly what the frontend posts: operationName and variables set.
-async fn post(server: &common::Server, operation: &str, query: &str, variables: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(server.url("/graphql"))
-        .header("content-type", "application/json")
-        .header("origin", "http://frontend.example")
-        .body(
-            json!({ "operationName": operation, "variables": variables, "query": query })
-                .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/json;charset=UTF-8"
-    );
-    assert_eq!(response.headers()["access-control-allow-origin"], "*");
-    let body: Value = response.json().await.unwrap();
-    assert!(body.get("errors").is_none(), "{operation}: {body}");
-    body
-}
-
 async fn frontend_round_trip(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = common::start(&db).await;
+    let app = TestApp::spawn(&db).await;
 
-    let home = post(&server, "homePageQuery", wire::HOME, json!({})).await;
+    let home = app
+        .post_as_frontend("homePageQuery", wire::HOME, json!({}))
+        .await;
     assert_eq!(home, json!({ "data": { "lists": [] } }));
 
-    let todo = post(
-        &server,
-        "createListMutation",
-        wire::CREATE_LIST,
-        json!({ "name": "To do" }),
-    )
-    .await;
+    let todo = app
+        .post_as_frontend(
+            "createListMutation",
+            wire::CREATE_LIST,
+            json!({ "name": "To do" }),
+        )
+        .await;
     assert_eq!(
         todo["data"]["list"],
         json!({ "id": todo["data"]["list"]["id"], "name": "To do", "position": 0, "__typename": "List" })
@@ -71,26 +49,26 @@ async fn frontend_round_trip(backend: Backend) {
         .as_str()
         .expect("ids are strings")
         .to_owned();
-    let done = post(
-        &server,
-        "createListMutation",
-        wire::CREATE_LIST,
-        json!({ "name": "Done" }),
-    )
-    .await;
+    let done = app
+        .post_as_frontend(
+            "createListMutation",
+            wire::CREATE_LIST,
+            json!({ "name": "Done" }),
+        )
+        .await;
     let done_id = done["data"]["list"]["id"].as_str().unwrap().to_owned();
     assert_eq!(done["data"]["list"]["position"], 1);
 
     // listId as the string the frontend holds.
     let mut item_ids = Vec::new();
     for (i, name) in ["milk", "eggs", "bread"].into_iter().enumerate() {
-        let created = post(
-            &server,
-            "createItemMutation",
-            wire::CREATE_ITEM,
-            json!({ "input": { "name": name, "listId": todo_id } }),
-        )
-        .await;
+        let created = app
+            .post_as_frontend(
+                "createItemMutation",
+                wire::CREATE_ITEM,
+                json!({ "input": { "name": name, "listId": todo_id } }),
+            )
+            .await;
         let item = &created["data"]["item"];
         assert_eq!(item["name"], name);
         assert_eq!(item["position"], i);
@@ -102,29 +80,30 @@ async fn frontend_round_trip(backend: Backend) {
 
     // Move "eggs" to the other list (string listId again), then "bread"
     // to the top of its own list.
-    let moved = post(
-        &server,
-        "moveItemMutation",
-        wire::MOVE_ITEM,
-        json!({ "id": item_ids[1], "input": { "listId": done_id, "position": 0 } }),
-    )
-    .await;
+    let moved = app
+        .post_as_frontend(
+            "moveItemMutation",
+            wire::MOVE_ITEM,
+            json!({ "id": item_ids[1], "input": { "listId": done_id, "position": 0 } }),
+        )
+        .await;
     assert_eq!(moved["data"]["item"]["listId"].to_string(), done_id);
     assert_eq!(moved["data"]["item"]["position"], 0);
-    post(
-        &server,
+    app.post_as_frontend(
         "moveItemMutation",
         wire::MOVE_ITEM,
         json!({ "id": item_ids[2], "input": { "listId": todo_id, "position": "0" } }),
     )
     .await;
 
-    let home = post(&server, "homePageQuery", wire::HOME, json!({})).await;
+    let home = app
+        .post_as_frontend("homePageQuery", wire::HOME, json!({}))
+        .await;
     let lists = &home["data"]["lists"];
     assert_eq!(lists[0]["__typename"], "List");
     assert_eq!(lists[0]["items"][0]["__typename"], "Item");
     assert_eq!(
-        common::board(&server).await,
+        app.board().await,
         vec![
             (
                 "To do".to_owned(),
@@ -134,27 +113,27 @@ async fn frontend_round_trip(backend: Backend) {
         ]
     );
 
-    let deleted = post(
-        &server,
-        "deleteItemMutation",
-        wire::DELETE_ITEM,
-        json!({ "id": item_ids[2] }),
-    )
-    .await;
+    let deleted = app
+        .post_as_frontend(
+            "deleteItemMutation",
+            wire::DELETE_ITEM,
+            json!({ "id": item_ids[2] }),
+        )
+        .await;
     assert_eq!(deleted, json!({ "data": { "success": true } }));
-    let deleted = post(
-        &server,
-        "deleteListMutation",
-        wire::DELETE_LIST,
-        json!({ "id": todo_id }),
-    )
-    .await;
+    let deleted = app
+        .post_as_frontend(
+            "deleteListMutation",
+            wire::DELETE_LIST,
+            json!({ "id": todo_id }),
+        )
+        .await;
     assert_eq!(deleted, json!({ "data": { "success": true } }));
     assert_eq!(
-        common::board(&server).await,
+        app.board().await,
         vec![("Done".to_owned(), vec!["eggs".to_owned()])]
     );
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -171,21 +150,16 @@ async fn frontend_round_trip_mysql() {
 #[tokio::test]
 async fn contract_operations_without_typename() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let server = common::start(&db).await;
-    let list = create_list(&server, "a").await;
-    let item = create_item(&server, &list, "x").await;
-    let moved = gql(
-        &server,
-        ops::MOVE_ITEM,
-        json!({ "id": item, "input": { "listId": list, "position": 0 } }),
-    )
-    .await;
+    let app = TestApp::spawn(&db).await;
+    let list = app.create_list("a").await;
+    let item = app.create_item(&list, "x").await;
+    let moved = app.move_item(&item, &list, 0).await;
     assert_eq!(moved["data"]["item"]["position"], 0, "{moved}");
-    let deleted = gql(&server, ops::DELETE_ITEM, json!({ "id": item })).await;
+    let deleted = app.gql(ops::DELETE_ITEM, json!({ "id": item })).await;
     assert_eq!(deleted["data"]["success"], true);
-    let deleted = gql(&server, ops::DELETE_LIST, json!({ "id": list })).await;
+    let deleted = app.gql(ops::DELETE_LIST, json!({ "id": list })).await;
     assert_eq!(deleted["data"]["success"], true);
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 const CORS: [(&str, &str); 5] = [
@@ -217,32 +191,21 @@ fn assert_cors(response: &reqwest::Response) {
 #[tokio::test]
 async fn transport_cors_get_and_explorer() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let server = common::start(&db).await;
-    let client = reqwest::Client::new();
+    let app = TestApp::spawn(&db).await;
 
     // Preflight, as a browser sends it before the frontend's POST.
-    let preflight = client
-        .request(reqwest::Method::OPTIONS, server.url("/graphql"))
-        .header("origin", "http://frontend.example")
-        .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .unwrap();
+    let preflight = app.preflight().await;
     assert_eq!(preflight.status(), 200);
     assert_cors(&preflight);
 
-    // Every response: errors, probes, unknown paths.
+    // Every response: errors, probes, unknown paths. The probes are the
+    // kit's (tested in service-kit); that they carry this service's CORS
+    // headers too is this service's promise, so it is tested here.
     for path in ["/healthz", "/readyz", "/nope", "/actuator/health"] {
-        let response = client.get(server.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_cors(&response);
     }
-    let errors = client
-        .post(server.url("/graphql"))
-        .json(&json!({ "query": "{ nope }" }))
-        .send()
-        .await
-        .unwrap();
+    let errors = app.post_graphql_json(&json!({ "query": "{ nope }" })).await;
     assert_eq!(errors.status(), 200, "GraphQL errors are HTTP 200");
     assert_cors(&errors);
     let body: Value = errors.json().await.unwrap();
@@ -255,16 +218,13 @@ async fn transport_cors_get_and_explorer() {
     );
 
     // GET with a query runs it; variables are JSON text.
-    let response = client
-        .get(server.url("/graphql"))
-        .query(&[
+    let response = app
+        .get_graphql(&[
             ("query", "query q($p:[Int]){ lists(positions:$p) { id } }"),
             ("operationName", "q"),
             ("variables", r#"{"p":["0"]}"#),
         ])
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 200);
     assert_cors(&response);
     assert_eq!(
@@ -277,18 +237,15 @@ async fn transport_cors_get_and_explorer() {
     );
 
     // Mutations are refused over GET.
-    let response = client
-        .get(server.url("/graphql"))
-        .query(&[("query", "mutation { createList(name:\"x\") { id } }")])
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .get_graphql(&[("query", "mutation { createList(name:\"x\") { id } }")])
+        .await;
     assert_eq!(response.status(), 405);
-    assert!(common::board(&server).await.is_empty());
+    assert!(app.board().await.is_empty());
 
     // A browser opening /graphql gets the built-in query page, which may
     // load nothing from elsewhere (tests/explorer.rs drives it).
-    let explorer = client.get(server.url("/graphql")).send().await.unwrap();
+    let explorer = app.get("/graphql").await;
     assert_eq!(explorer.status(), 200);
     assert!(
         explorer.headers()["content-type"]
@@ -307,12 +264,9 @@ async fn transport_cors_get_and_explorer() {
     assert!(!page.contains("src="), "{page}");
 
     // Batches, as graphql-java's servlet accepted.
-    let batch: Value = client
-        .post(server.url("/graphql"))
-        .json(&json!([{ "query": "{ lists { id } }" }, { "query": "{ __typename }" }]))
-        .send()
+    let batch: Value = app
+        .post_graphql_json(&json!([{ "query": "{ lists { id } }" }, { "query": "{ __typename }" }]))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -322,26 +276,21 @@ async fn transport_cors_get_and_explorer() {
     );
 
     // application/graphql: the body is the query.
-    let raw: Value = client
-        .post(server.url("/graphql"))
-        .header("content-type", "application/graphql")
-        .body("{ lists { id } }")
-        .send()
+    let raw: Value = app
+        .post_graphql("application/graphql", "{ lists { id } }")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(raw, json!({ "data": { "lists": [] } }));
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn schema_names_match_the_original() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let server = common::start(&db).await;
-    let result = gql(
-        &server,
+    let app = TestApp::spawn(&db).await;
+    let result = app.gql(
         r#"{
           list: __type(name: "List") { fields { name args { name type { name kind ofType { name } } } type { name kind ofType { name kind ofType { name } } } } }
           item: __type(name: "Item") { fields { name type { name kind ofType { name } } } }
@@ -416,13 +365,13 @@ async fn schema_names_match_the_original() {
     );
     assert_eq!(field("deleteItem")["type"]["name"], "Boolean");
     assert_eq!(field("moveItem")["args"][0]["type"]["kind"], "NON_NULL");
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn spring_style_health() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let server = common::start(&db).await;
+    let app = TestApp::spawn(&db).await;
     for (path, expected) in [
         (
             "/actuator/health",
@@ -431,28 +380,28 @@ async fn spring_style_health() {
         ("/actuator/health/liveness", json!({ "status": "UP" })),
         ("/actuator/health/readiness", json!({ "status": "UP" })),
     ] {
-        let response = reqwest::get(server.url(path)).await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(response.json::<Value>().await.unwrap(), expected, "{path}");
     }
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn errors_are_the_originals() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let server = common::start(&db).await;
-    let result = gql(
-        &server,
-        ops::MOVE_ITEM,
-        json!({ "id": "42", "input": { "listId": "1", "position": 0 } }),
-    )
-    .await;
+    let app = TestApp::spawn(&db).await;
+    let result = app
+        .gql(
+            ops::MOVE_ITEM,
+            json!({ "id": "42", "input": { "listId": "1", "position": 0 } }),
+        )
+        .await;
     assert_eq!(error_message(&result), "Item Not Found");
     assert_eq!(result["data"], json!({ "item": null }));
     assert_eq!(result["errors"][0]["path"], json!(["item"]));
-    let result = gql(&server, ops::DELETE_LIST, json!({ "id": "42" })).await;
+    let result = app.gql(ops::DELETE_LIST, json!({ "id": "42" })).await;
     assert_eq!(error_message(&result), "List Not Found");
     assert_eq!(result["data"], json!({ "success": null }));
-    server.stop().await.unwrap();
+    app.stop().await;
 }

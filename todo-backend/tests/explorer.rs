@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Backend, TestDb};
+use common::{Backend, TestApp, TestDb};
 use serde_json::Value;
 use service_kit::testing::{Browser, Locator, eventually};
 
@@ -47,9 +47,9 @@ async fn run(browser: &Browser) -> String {
 #[tokio::test]
 async fn the_query_page_runs_mutations_and_queries_offline() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let server = common::start(&db).await;
-    let browser = Browser::start_reaching_only(server.addr.port()).await;
-    browser.goto(&server.url("/graphql")).await.unwrap();
+    let app = TestApp::spawn(&db).await;
+    let browser = Browser::start_reaching_only(app.server.addr.port()).await;
+    browser.goto(&app.url("/graphql")).await.unwrap();
 
     // A mutation with variables.
     fill(
@@ -64,10 +64,7 @@ async fn the_query_page_runs_mutations_and_queries_offline() {
     assert_eq!(created["data"]["createList"]["position"], 0);
 
     // The server really has it.
-    assert_eq!(
-        common::board(&server).await,
-        vec![("Groceries".to_owned(), vec![])]
-    );
+    assert_eq!(app.board().await, vec![("Groceries".to_owned(), vec![])]);
 
     // Bad variables are reported on the page, not sent.
     fill(&browser, "variables", "{not json").await;
@@ -81,4 +78,5 @@ async fn the_query_page_runs_mutations_and_queries_offline() {
     assert_eq!(failed["errors"][0]["message"], "List Not Found");
 
     browser.close().await;
+    app.stop().await;
 }

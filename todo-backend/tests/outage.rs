@@ -10,9 +10,9 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Backend, TestDb, board, create_list, gql, ops};
+use common::{Backend, TestApp, TestDb, ops};
 use serde_json::json;
 use todo_backend::Config;
 use tokio::net::{TcpListener, TcpStream};
@@ -79,25 +79,6 @@ impl Drop for Proxy {
     }
 }
 
-async fn status(server: &common::Server, path: &str) -> u16 {
-    reqwest::get(server.url(path))
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-async fn wait_status(server: &common::Server, path: &str, want: u16, within: Duration) {
-    let deadline = Instant::now() + within;
-    while status(server, path).await != want {
-        assert!(
-            Instant::now() < deadline,
-            "{path} did not become {want} within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn database_down_at_start_then_up_then_restarted() {
     let db = TestDb::new(Backend::MySql).await;
@@ -114,44 +95,43 @@ async fn database_down_at_start_then_up_then_restarted() {
 
     let mut config = Config::for_tests(via_proxy.as_str());
     config.db_acquire_timeout = Duration::from_secs(1);
-    let server = common::start_with(config).await;
+    let app = TestApp::spawn_with(config).await;
 
     // Down at start: the process serves, live but not ready.
-    wait_status(&server, "/healthz", 200, Duration::from_secs(10)).await;
+    app.wait_status("/healthz", 200, Duration::from_secs(10))
+        .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(status(&server, "/readyz").await, 503);
-    assert_eq!(status(&server, "/actuator/health").await, 503);
-    assert_eq!(status(&server, "/actuator/health/readiness").await, 503);
-    assert_eq!(status(&server, "/actuator/health/liveness").await, 200);
-    let response = reqwest::Client::new()
-        .post(server.url("/graphql"))
-        .json(&json!({ "query": ops::HOME }))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(app.status("/readyz").await, 503);
+    assert_eq!(app.status("/actuator/health").await, 503);
+    assert_eq!(app.status("/actuator/health/readiness").await, 503);
+    assert_eq!(app.status("/actuator/health/liveness").await, 200);
+    let response = app.post_graphql_json(&json!({ "query": ops::HOME })).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
 
     // Up: ready without a restart, migrations applied, usable.
     proxy.set_up();
-    wait_status(&server, "/readyz", 200, Duration::from_secs(20)).await;
-    assert_eq!(status(&server, "/actuator/health").await, 200);
-    let list = create_list(&server, "survives").await;
-    common::create_item(&server, &list, "item").await;
+    app.wait_status("/readyz", 200, Duration::from_secs(20))
+        .await;
+    assert_eq!(app.status("/actuator/health").await, 200);
+    let list = app.create_list("survives").await;
+    app.create_item(&list, "item").await;
 
     // Restarted later: requests fail (as GraphQL errors) and readiness drops...
     proxy.set_down().await;
-    let result = gql(&server, ops::HOME, json!({})).await;
+    let result = app.gql(ops::HOME, json!({})).await;
     assert!(result["errors"][0]["message"].is_string(), "{result}");
-    wait_status(&server, "/readyz", 503, Duration::from_secs(20)).await;
+    app.wait_status("/readyz", 503, Duration::from_secs(20))
+        .await;
 
     // ...and once it is back, everything works again, data intact.
     proxy.set_up();
-    wait_status(&server, "/readyz", 200, Duration::from_secs(20)).await;
+    app.wait_status("/readyz", 200, Duration::from_secs(20))
+        .await;
     assert_eq!(
-        board(&server).await,
+        app.board().await,
         vec![("survives".to_owned(), vec!["item".to_owned()])]
     );
-    common::create_item(&server, &list, "after").await;
-    server.stop().await.unwrap();
+    app.create_item(&list, "after").await;
+    app.stop().await;
 }

@@ -6,119 +6,110 @@
 
 mod common;
 
-use common::{Backend, TestDb, board, create_item, create_list, error_message, gql, ops};
+use common::{Backend, TestApp, TestDb, error_message, ops};
 use serde_json::{Value, json};
 
 fn names(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
 
-async fn move_item(server: &common::Server, id: &str, list: &str, position: i64) -> Value {
-    gql(
-        server,
-        ops::MOVE_ITEM,
-        json!({ "id": id, "input": { "listId": list, "position": position } }),
-    )
-    .await
-}
-
 async fn positions_and_soft_deletes(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = common::start(&db).await;
-    let a = create_list(&server, "a").await;
-    let b = create_list(&server, "b").await;
-    let c = create_list(&server, "c").await;
+    let app = TestApp::spawn(&db).await;
+    let a = app.create_list("a").await;
+    let b = app.create_list("b").await;
+    let c = app.create_list("c").await;
     let mut a_items = Vec::new();
     for name in ["a0", "a1", "a2", "a3"] {
-        a_items.push(create_item(&server, &a, name).await);
+        a_items.push(app.create_item(&a, name).await);
     }
-    create_item(&server, &b, "b0").await;
-    create_item(&server, &c, "c0").await;
+    app.create_item(&b, "b0").await;
+    app.create_item(&c, "c0").await;
 
     // Within the same list, both directions, and "position = count" (which
     // the original accepted and turned into a gap) meaning "last".
     assert!(
-        move_item(&server, &a_items[0], &a, 2)
+        app.move_item(&a_items[0], &a, 2)
             .await
             .get("errors")
             .is_none()
     );
-    assert_eq!(board(&server).await[0].1, names(&["a1", "a2", "a0", "a3"]));
+    assert_eq!(app.board().await[0].1, names(&["a1", "a2", "a0", "a3"]));
     assert!(
-        move_item(&server, &a_items[3], &a, 0)
+        app.move_item(&a_items[3], &a, 0)
             .await
             .get("errors")
             .is_none()
     );
-    assert_eq!(board(&server).await[0].1, names(&["a3", "a1", "a2", "a0"]));
-    let moved = move_item(&server, &a_items[1], &a, 4).await;
+    assert_eq!(app.board().await[0].1, names(&["a3", "a1", "a2", "a0"]));
+    let moved = app.move_item(&a_items[1], &a, 4).await;
     assert_eq!(moved["data"]["item"]["position"], 3, "{moved}");
-    assert_eq!(board(&server).await[0].1, names(&["a3", "a2", "a0", "a1"]));
+    assert_eq!(app.board().await[0].1, names(&["a3", "a2", "a0", "a1"]));
     // Same position: nothing changes.
     assert!(
-        move_item(&server, &a_items[2], &a, 1)
+        app.move_item(&a_items[2], &a, 1)
             .await
             .get("errors")
             .is_none()
     );
-    assert_eq!(board(&server).await[0].1, names(&["a3", "a2", "a0", "a1"]));
+    assert_eq!(app.board().await[0].1, names(&["a3", "a2", "a0", "a1"]));
 
     // Between lists: to the end (position = count is in bounds there).
     assert!(
-        move_item(&server, &a_items[3], &b, 1)
+        app.move_item(&a_items[3], &b, 1)
             .await
             .get("errors")
             .is_none()
     );
-    assert_eq!(board(&server).await[1].1, names(&["b0", "a3"]));
+    assert_eq!(app.board().await[1].1, names(&["b0", "a3"]));
     // Out of bounds, both ends.
     for position in [-1, 3] {
-        let result = move_item(&server, &a_items[0], &b, position).await;
+        let result = app.move_item(&a_items[0], &b, position).await;
         assert_eq!(error_message(&result), "Requested Position out of bounds");
         assert_eq!(result["data"], json!({ "item": null }));
     }
-    let result = move_item(&server, &a_items[0], &a, 4).await; // a has 3 now
+    let result = app.move_item(&a_items[0], &a, 4).await; // a has 3 now
     assert_eq!(error_message(&result), "Requested Position out of bounds");
 
     // Filters.
-    let result = gql(
-        &server,
-        "{ lists(positions: [0, 2]) { name items(positions: [1]) { name } } }",
-        json!({}),
-    )
-    .await;
+    let result = app
+        .gql(
+            "{ lists(positions: [0, 2]) { name items(positions: [1]) { name } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(
         result["data"]["lists"],
         json!([{ "name": "a", "items": [{ "name": "a0" }] }, { "name": "c", "items": [] }])
     );
 
     // Soft deletes: an item, then a list with its items; the rows stay.
-    let result = gql(&server, ops::DELETE_ITEM, json!({ "id": a_items[2] })).await;
+    let result = app.gql(ops::DELETE_ITEM, json!({ "id": a_items[2] })).await;
     assert_eq!(result["data"]["success"], true);
-    assert_eq!(board(&server).await[0].1, names(&["a0", "a1"]));
-    let result = gql(&server, ops::DELETE_ITEM, json!({ "id": a_items[2] })).await;
+    assert_eq!(app.board().await[0].1, names(&["a0", "a1"]));
+    let result = app.gql(ops::DELETE_ITEM, json!({ "id": a_items[2] })).await;
     assert_eq!(error_message(&result), "Item Not Found", "deleted twice");
-    let result = gql(&server, ops::DELETE_LIST, json!({ "id": a })).await;
+    let result = app.gql(ops::DELETE_LIST, json!({ "id": a })).await;
     assert_eq!(result["data"]["success"], true);
-    let now = board(&server).await;
+    let now = app.board().await;
     assert_eq!(
         now.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
         ["b", "c"]
     );
-    let result = move_item(&server, &a_items[1], &b, 0).await;
+    let result = app.move_item(&a_items[1], &b, 0).await;
     assert_eq!(
         error_message(&result),
         "Item Not Found",
         "items of a deleted list"
     );
-    let result = gql(
-        &server,
-        ops::CREATE_ITEM,
-        json!({ "input": { "name": "x", "listId": a } }),
-    )
-    .await;
+    let result = app
+        .gql(
+            ops::CREATE_ITEM,
+            json!({ "input": { "name": "x", "listId": a } }),
+        )
+        .await;
     assert_eq!(error_message(&result), "List Not Found");
-    let result = move_item(&server, &a_items[3], &a, 0).await;
+    let result = app.move_item(&a_items[3], &a, 0).await;
     assert_eq!(
         error_message(&result),
         "List Not Found",
@@ -126,49 +117,46 @@ async fn positions_and_soft_deletes(backend: Backend) {
     );
 
     // A new list goes after the live ones.
-    let d = gql(&server, ops::CREATE_LIST, json!({ "name": "d" })).await;
+    let d = app.gql(ops::CREATE_LIST, json!({ "name": "d" })).await;
     assert_eq!(d["data"]["list"]["position"], 2);
 
     // updateList renames, answering in the original's (Item) shape.
-    let result = gql(
-        &server,
-        "mutation($id:ID!){ updateList(id:$id, name:\"B\") { id name position listId } }",
-        json!({ "id": b }),
-    )
-    .await;
+    let result = app
+        .gql(
+            "mutation($id:ID!){ updateList(id:$id, name:\"B\") { id name position listId } }",
+            json!({ "id": b }),
+        )
+        .await;
     assert_eq!(
         result["data"]["updateList"],
         json!({ "id": b, "name": "B", "position": 0, "listId": null })
     );
-    let result = gql(
-        &server,
-        "mutation{ updateList(id:\"999\", name:\"x\") { id } }",
-        json!({}),
-    )
-    .await;
+    let result = app
+        .gql(
+            "mutation{ updateList(id:\"999\", name:\"x\") { id } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(error_message(&result), "List Not Found");
 
     // Missing input parts: listId defaults to the item's list, position to the end.
-    let c_items = gql(
-        &server,
-        "{ lists(positions:[1]) { items { id } } }",
-        json!({}),
-    )
-    .await;
+    let c_items = app
+        .gql("{ lists(positions:[1]) { items { id } } }", json!({}))
+        .await;
     let c0 = c_items["data"]["lists"][0]["items"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    create_item(&server, &c, "c1").await;
-    let result = gql(
-        &server,
-        "mutation($id:ID!){ moveItem(id:$id, input:{}) { position } }",
-        json!({ "id": c0 }),
-    )
-    .await;
+    app.create_item(&c, "c1").await;
+    let result = app
+        .gql(
+            "mutation($id:ID!){ moveItem(id:$id, input:{}) { position } }",
+            json!({ "id": c0 }),
+        )
+        .await;
     assert_eq!(result["data"]["moveItem"]["position"], 1, "{result}");
-    board(&server).await;
-    server.stop().await.unwrap();
+    app.board().await;
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -185,7 +173,7 @@ async fn positions_and_soft_deletes_mysql() {
 /// verbatim (statements bind parameters; nothing is spliced into SQL).
 async fn injection_strings_are_data(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = common::start(&db).await;
+    let app = TestApp::spawn(&db).await;
     let nasty = [
         "'); DROP TABLE ITEM; --",
         "Robert\"); DELETE FROM LIST_ENTITY WHERE (\"1\"=\"1",
@@ -196,30 +184,30 @@ async fn injection_strings_are_data(backend: Backend) {
         "",
         "   spaces   ",
     ];
-    let list = create_list(&server, nasty[0]).await;
+    let list = app.create_list(nasty[0]).await;
     for name in nasty {
-        create_item(&server, &list, name).await;
+        app.create_item(&list, name).await;
     }
-    let now = board(&server).await;
+    let now = app.board().await;
     assert_eq!(now, vec![(nasty[0].to_owned(), names(&nasty))]);
 
     // 255 characters fit the original's VARCHAR(255); 256 are refused.
     let long = "é".repeat(255);
-    create_item(&server, &list, &long).await;
-    let result = gql(
-        &server,
-        ops::CREATE_ITEM,
-        json!({ "input": { "name": "x".repeat(256), "listId": list } }),
-    )
-    .await;
+    app.create_item(&list, &long).await;
+    let result = app
+        .gql(
+            ops::CREATE_ITEM,
+            json!({ "input": { "name": "x".repeat(256), "listId": list } }),
+        )
+        .await;
     assert!(
         error_message(&result).contains("longer than 255"),
         "{result}"
     );
     // A null name is allowed, as in the original.
-    let result = gql(&server, ops::CREATE_LIST, json!({ "name": null })).await;
+    let result = app.gql(ops::CREATE_LIST, json!({ "name": null })).await;
     assert_eq!(result["data"]["list"]["name"], Value::Null);
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -235,8 +223,8 @@ async fn injection_strings_are_data_mysql() {
 #[tokio::test]
 async fn invalid_ids() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let server = common::start(&db).await;
-    let list = create_list(&server, "l").await;
+    let app = TestApp::spawn(&db).await;
+    let list = app.create_list("l").await;
     for id in [
         "abc",
         "",
@@ -245,63 +233,52 @@ async fn invalid_ids() {
         "99999999999999999999",
         "1; DROP TABLE ITEM",
     ] {
-        let result = gql(&server, ops::DELETE_ITEM, json!({ "id": id })).await;
+        let result = app.gql(ops::DELETE_ITEM, json!({ "id": id })).await;
         assert_eq!(error_message(&result), "Item Not Found", "{id}: {result}");
-        let result = gql(&server, ops::DELETE_LIST, json!({ "id": id })).await;
+        let result = app.gql(ops::DELETE_LIST, json!({ "id": id })).await;
         assert_eq!(error_message(&result), "List Not Found", "{id}: {result}");
     }
     // Where the schema says Int, a non-numeric string is a validation error.
-    let result = gql(
-        &server,
-        ops::CREATE_ITEM,
-        json!({ "input": { "name": "x", "listId": "abc" } }),
-    )
-    .await;
+    let result = app
+        .gql(
+            ops::CREATE_ITEM,
+            json!({ "input": { "name": "x", "listId": "abc" } }),
+        )
+        .await;
     assert!(error_message(&result).contains("Int"), "{result}");
-    let result = gql(
-        &server,
-        ops::CREATE_ITEM,
-        json!({ "input": { "name": "x", "listId": "3000000000" } }),
-    )
-    .await;
+    let result = app
+        .gql(
+            ops::CREATE_ITEM,
+            json!({ "input": { "name": "x", "listId": "3000000000" } }),
+        )
+        .await;
     assert!(result.get("errors").is_some(), "{result}");
-    let result = gql(
-        &server,
-        ops::CREATE_ITEM,
-        json!({ "input": { "name": "x" } }),
-    )
-    .await;
+    let result = app
+        .gql(ops::CREATE_ITEM, json!({ "input": { "name": "x" } }))
+        .await;
     assert!(
         result.get("errors").is_some(),
         "listId is required: {result}"
     );
     // Numbers for ids work too.
-    let result = gql(
-        &server,
-        ops::DELETE_LIST,
-        json!({ "id": list.parse::<i64>().unwrap() }),
-    )
-    .await;
+    let result = app
+        .gql(
+            ops::DELETE_LIST,
+            json!({ "id": list.parse::<i64>().unwrap() }),
+        )
+        .await;
     assert_eq!(result["data"]["success"], true, "{result}");
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn malformed_huge_and_deep_requests() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let server = common::start(&db).await;
-    let client = reqwest::Client::new();
-    let post_raw = |body: String| {
-        client
-            .post(server.url("/graphql"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-    };
+    let app = TestApp::spawn(&db).await;
 
     // Not JSON, or JSON that is not a GraphQL request: 400, still JSON.
     for body in ["{", "not json", "[1,2]", r#"{"query": 5}"#] {
-        let response = post_raw(body.to_owned()).await.unwrap();
+        let response = app.post_graphql("application/json", body).await;
         assert_eq!(response.status(), 400, "{body}");
         let result: Value = response.json().await.unwrap();
         assert!(result["errors"][0]["message"].is_string(), "{body}");
@@ -313,7 +290,7 @@ async fn malformed_huge_and_deep_requests() {
         "mutation { deleteItem }",
         "query { lists(positions: \"x\") { id } }",
     ] {
-        let result = gql(&server, query, json!({})).await;
+        let result = app.gql(query, json!({})).await;
         assert!(
             result["errors"][0]["message"].is_string(),
             "{query}: {result}"
@@ -325,7 +302,7 @@ async fn malformed_huge_and_deep_requests() {
         r#"{{"query":"{{ lists {{ id }} }}","variables":{{"pad":"{}"}}}}"#,
         "x".repeat(100 * 1024)
     );
-    let response = post_raw(huge).await.unwrap();
+    let response = app.post_graphql("application/json", huge).await;
     assert_eq!(response.status(), 413);
 
     // Deeply nested selections, within the body limit: refused without
@@ -335,27 +312,27 @@ async fn malformed_huge_and_deep_requests() {
         "{ lists { items ".to_owned() + &"{ a ".repeat(5000),
         "}".repeat(5002)
     );
-    let result = gql(&server, &deep, json!({})).await;
+    let result = app.gql(&deep, json!({})).await;
     assert!(result["errors"][0]["message"].is_string(), "deep nesting");
     let deep_introspection = format!(
         "{{ __schema {{ types {{ {} name {} }} }} }}",
         "fields { type { ofType { ".repeat(6),
         "} } } ".repeat(6)
     );
-    let result = gql(&server, &deep_introspection, json!({})).await;
+    let result = app.gql(&deep_introspection, json!({})).await;
     assert!(error_message(&result).contains("too deep"), "{result}");
 
     // Many aliased `lists` (each a database query): over the complexity limit.
     let aliases: String = (0..40).map(|i| format!("l{i}: lists {{ id }} ")).collect();
-    let result = gql(&server, &format!("{{ {aliases} }}"), json!({})).await;
+    let result = app.gql(&format!("{{ {aliases} }}"), json!({})).await;
     assert!(error_message(&result).contains("too complex"), "{result}");
 
     // The explorer's introspection query stays within the limits.
-    let result = gql(&server, INTROSPECTION, json!({})).await;
+    let result = app.gql(INTROSPECTION, json!({})).await;
     assert!(result.get("errors").is_none(), "{result}");
 
-    assert!(board(&server).await.is_empty());
-    server.stop().await.unwrap();
+    assert!(app.board().await.is_empty());
+    app.stop().await;
 }
 
 /// The introspection query GraphiQL sends.

@@ -11,8 +11,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{TestApp, TestBackend};
 use serde_json::{Value, json};
-use service_kit::test_server::TestServer;
+use service_kit::test_server::closed_port;
 use service_kit::testing::{Browser, Locator, eventually};
 
 /// The board as the page shows it: (list name, [item names]).
@@ -78,7 +81,6 @@ async fn click_item_button(browser: &Browser, item: &str, css: &str) {
     assert_eq!(clicked, json!(true), "no item {item}");
 }
 
-/// Type into the new-item box of list `list` and submit.
 /// Drag the item named `item` and drop it on list `list`: on its item named
 /// `onto`, or on the list itself. WebDriver cannot make Chromium start a
 /// native HTML5 drag, so the page's own drag events are dispatched, in the
@@ -107,6 +109,7 @@ async fn drag(browser: &Browser, item: &str, list: &str, onto: Option<&str>) {
         .unwrap();
 }
 
+/// Type into the new-item box of list `list` and submit.
 async fn add_item(browser: &Browser, list: &str, name: &str) {
     let input = browser
         .find(Locator::Css(&format!(
@@ -115,21 +118,6 @@ async fn add_item(browser: &Browser, list: &str, name: &str) {
         .await
         .unwrap();
     input.send_keys(&format!("{name}\n")).await.unwrap();
-}
-
-async fn start_backend(dir: &tempfile::TempDir) -> TestServer<todo_backend::Error> {
-    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("todo.db").display());
-    let backend_config = todo_backend::Config::for_tests(&db_url);
-    let backend = TestServer::start(move |listener, shutdown| {
-        todo_backend::run(listener, backend_config, shutdown)
-    })
-    .await;
-    eventually("the backend to be ready", || async {
-        let response = reqwest::get(backend.url("/readyz")).await.ok()?;
-        (response.status() == 200).then_some(())
-    })
-    .await;
-    backend
 }
 
 /// The text of the page's error box once it shows one.
@@ -146,16 +134,11 @@ async fn page_error(browser: &Browser) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn board_round_trip_with_only_the_frontend_reachable() {
-    let dir = tempfile::tempdir().unwrap();
-    let backend = start_backend(&dir).await;
+    let backend = TestBackend::spawn().await;
     // The article's form of SERVER_URI: host:port, no scheme.
-    let frontend_config = todo_frontend::Config::for_tests(&backend.addr.to_string());
-    let frontend = TestServer::start(move |listener, shutdown| {
-        todo_frontend::run(listener, frontend_config, shutdown)
-    })
-    .await;
+    let frontend = TestApp::spawn(&backend.server_uri()).await;
 
-    let browser = Browser::start_reaching_only(frontend.addr.port()).await;
+    let browser = Browser::start_reaching_only(frontend.server.addr.port()).await;
     // First prove the premise: this browser cannot reach the backend.
     browser.goto(&backend.url("/actuator/health")).await.ok();
     let shown: Value = browser
@@ -304,15 +287,9 @@ async fn board_round_trip_with_only_the_frontend_reachable() {
     browser.close().await;
 
     // A frontend whose backend is not there says so on the page.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let nowhere = closed.local_addr().unwrap();
-    drop(closed);
-    let lost_config = todo_frontend::Config::for_tests(&nowhere.to_string());
-    let lost = TestServer::start(move |listener, shutdown| {
-        todo_frontend::run(listener, lost_config, shutdown)
-    })
-    .await;
-    let browser = Browser::start_reaching_only(lost.addr.port()).await;
+    let nowhere = closed_port().await;
+    let lost = TestApp::spawn(&nowhere.to_string()).await;
+    let browser = Browser::start_reaching_only(lost.server.addr.port()).await;
     browser.goto(&lost.url("/")).await.unwrap();
     let message = page_error(&browser).await;
     assert!(
@@ -322,22 +299,17 @@ async fn board_round_trip_with_only_the_frontend_reachable() {
     assert!(message.contains("SERVER_URI"), "{message}");
 
     browser.close().await;
-    lost.stop().await.unwrap();
-    frontend.stop().await.unwrap();
-    backend.stop().await.unwrap();
+    lost.stop().await;
+    frontend.stop().await;
+    backend.stop().await;
 }
 
 /// GRAPHQL_MODE=direct: the original design, the browser calls SERVER_URI
 /// itself (todo-backend answers CORS for it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_mode_browser_calls_the_backend_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let backend = start_backend(&dir).await;
-    let mut config = todo_frontend::Config::for_tests(&backend.addr.to_string());
-    config.graphql_mode = todo_frontend::GraphqlMode::Direct;
-    let frontend =
-        TestServer::start(move |listener, shutdown| todo_frontend::run(listener, config, shutdown))
-            .await;
+    let backend = TestBackend::spawn().await;
+    let frontend = TestApp::spawn_direct(&backend.server_uri()).await;
 
     let browser = Browser::start().await;
     browser.goto(&frontend.url("/")).await.unwrap();
@@ -356,22 +328,15 @@ async fn direct_mode_browser_calls_the_backend_itself() {
     wait_for_board(&browser, &[("Straight to the backend", &[])]).await;
 
     // With no backend there, the page names the address it tried.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let nowhere = closed.local_addr().unwrap();
-    drop(closed);
-    let mut lost_config = todo_frontend::Config::for_tests(&nowhere.to_string());
-    lost_config.graphql_mode = todo_frontend::GraphqlMode::Direct;
-    let lost = TestServer::start(move |listener, shutdown| {
-        todo_frontend::run(listener, lost_config, shutdown)
-    })
-    .await;
+    let nowhere = closed_port().await;
+    let lost = TestApp::spawn_direct(&nowhere.to_string()).await;
     browser.goto(&lost.url("/")).await.unwrap();
     let message = page_error(&browser).await;
     assert!(message.contains("unreachable"), "{message}");
     assert!(message.contains(&nowhere.to_string()), "{message}");
 
     browser.close().await;
-    lost.stop().await.unwrap();
-    frontend.stop().await.unwrap();
-    backend.stop().await.unwrap();
+    lost.stop().await;
+    frontend.stop().await;
+    backend.stop().await;
 }

@@ -4,28 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
+use common::{TestApp, TestBackend};
 use serde_json::{Value, json};
-use service_kit::test_server::TestServer;
-use todo_frontend::{Config, GraphqlMode};
-
-async fn start_with(config: Config) -> TestServer<todo_frontend::Error> {
-    TestServer::start(move |listener, shutdown| todo_frontend::run(listener, config, shutdown))
-        .await
-}
-
-async fn start(server_uri: &str) -> TestServer<todo_frontend::Error> {
-    start_with(Config::for_tests(server_uri)).await
-}
-
-async fn start_direct(server_uri: &str) -> TestServer<todo_frontend::Error> {
-    let mut config = Config::for_tests(server_uri);
-    config.graphql_mode = GraphqlMode::Direct;
-    start_with(config).await
-}
+use service_kit::test_server::closed_port;
+use todo_frontend::Config;
 
 /// A stand-in backend: answers every POST with `reply` after `delay`, and
 /// keeps the headers of the last request it saw.
@@ -62,25 +50,14 @@ async fn fake_backend(
     (addr, seen)
 }
 
-async fn post_graphql(server: &TestServer<todo_frontend::Error>) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(server.url("/graphql"))
-        .header("x-request-id", "req-from-the-page")
-        .json(&json!({ "query": "{ lists { id } }" }))
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn proxy_mode_points_the_page_at_its_own_origin() {
-    let server = start("backend.example:8081").await;
-    let client = reqwest::Client::new();
-    let page = client.get(server.url("/")).send().await.unwrap();
+    let app = TestApp::spawn("backend.example:8081").await;
+    let page = app.get("/").await;
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("connect-src 'self';"), "{csp}");
     assert!(!csp.contains("backend.example"), "{csp}");
-    let config = client.get(server.url("/config.js")).send().await.unwrap();
+    let config = app.get("/config.js").await;
     assert_eq!(
         config.text().await.unwrap(),
         format!(
@@ -88,56 +65,35 @@ async fn proxy_mode_points_the_page_at_its_own_origin() {
             service_kit::net::instance_name()
         )
     );
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn proxy_forwards_to_a_real_backend() {
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}?mode=rwc", dir.path().join("todo.db").display());
-    let backend_config = todo_backend::Config::for_tests(&db_url);
-    let backend = TestServer::start(move |listener, shutdown| {
-        todo_backend::run(listener, backend_config, shutdown)
-    })
-    .await;
-    service_kit::testing::eventually("the backend to be ready", || async {
-        let response = reqwest::get(backend.url("/readyz")).await.ok()?;
-        (response.status() == 200).then_some(())
-    })
-    .await;
-    let frontend = start(&backend.addr.to_string()).await;
-    let client = reqwest::Client::new();
-    let created: Value = client
-        .post(frontend.url("/graphql"))
-        .json(&json!({
-            "query": "mutation createListMutation($name:String){ list:createList(name:$name){id name position} }",
-            "variables": { "name": "Through the proxy" },
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let backend = TestBackend::spawn().await;
+    let frontend = TestApp::spawn(&backend.server_uri()).await;
+    let created = frontend
+        .gql(
+            "mutation createListMutation($name:String){ list:createList(name:$name){id name position} }",
+            json!({ "name": "Through the proxy" }),
+        )
+        .await;
     assert_eq!(
         created["data"]["list"]["name"], "Through the proxy",
         "{created}"
     );
-    let home: Value = client
-        .post(frontend.url("/graphql"))
-        .json(&json!({ "query": "query homePageQuery{ lists { id name position items{ id name position listId } } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let home = frontend
+        .gql(
+            "query homePageQuery{ lists { id name position items{ id name position listId } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(
         home["data"]["lists"][0]["name"], "Through the proxy",
         "{home}"
     );
-    frontend.stop().await.unwrap();
-    backend.stop().await.unwrap();
+    frontend.stop().await;
+    backend.stop().await;
 }
 
 #[tokio::test]
@@ -148,8 +104,8 @@ async fn proxy_passes_status_body_and_request_id() {
         Duration::ZERO,
     )
     .await;
-    let server = start(&addr.to_string()).await;
-    let response = post_graphql(&server).await;
+    let app = TestApp::spawn(&addr.to_string()).await;
+    let response = app.post_graphql().await;
     assert_eq!(response.status(), 400);
     assert_eq!(response.headers()["x-request-id"], "req-from-the-page");
     // The page shows which backend pod answered, not which frontend pod
@@ -169,23 +125,21 @@ async fn proxy_passes_status_body_and_request_id() {
     assert_eq!(headers["content-type"], "application/json");
     // Nothing else of the browser's request travels (cookies, for one).
     assert!(headers.get("cookie").is_none());
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn proxy_reports_an_unreachable_backend_as_502() {
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let nowhere = closed.local_addr().unwrap();
-    drop(closed);
-    let server = start(&nowhere.to_string()).await;
-    let response = post_graphql(&server).await;
+    let nowhere = closed_port().await;
+    let app = TestApp::spawn(&nowhere.to_string()).await;
+    let response = app.post_graphql().await;
     assert_eq!(response.status(), 502);
     let body: Value = response.json().await.unwrap();
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("unreachable"), "{message}");
     // The backend's address is for the log, not for the browser.
     assert!(!message.contains(&nowhere.to_string()), "{message}");
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -193,9 +147,9 @@ async fn proxy_gives_up_on_a_slow_backend_with_504() {
     let (addr, _) = fake_backend(200, "{}".to_owned(), Duration::from_secs(5)).await;
     let mut config = Config::for_tests(&addr.to_string());
     config.server_timeout = Duration::from_millis(300);
-    let server = start_with(config).await;
+    let app = TestApp::spawn_with(config).await;
     let started = Instant::now();
-    let response = post_graphql(&server).await;
+    let response = app.post_graphql().await;
     assert_eq!(response.status(), 504);
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -209,7 +163,7 @@ async fn proxy_gives_up_on_a_slow_backend_with_504() {
             .unwrap()
             .contains("in time")
     );
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -217,35 +171,30 @@ async fn proxy_caps_the_reply_and_the_request() {
     let (addr, _) = fake_backend(200, "x".repeat(10_000), Duration::ZERO).await;
     let mut config = Config::for_tests(&addr.to_string());
     config.graphql_max_reply_bytes = 1_000;
-    let server = start_with(config).await;
-    assert_eq!(post_graphql(&server).await.status(), 502);
+    let app = TestApp::spawn_with(config).await;
+    assert_eq!(app.post_graphql().await.status(), 502);
     // Requests above MAX_BODY_BYTES (64 KiB in tests) never leave.
-    let too_big = reqwest::Client::new()
-        .post(server.url("/graphql"))
-        .header("content-type", "application/json")
-        .body("x".repeat(100 * 1024))
-        .send()
-        .await
-        .unwrap();
+    let too_big = app
+        .post("/graphql", "application/json", "x".repeat(100 * 1024))
+        .await;
     assert_eq!(too_big.status(), 413);
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn direct_mode_has_no_graphql_route() {
-    let server = start_direct("backend.example:8081").await;
-    let response = post_graphql(&server).await;
+    let app = TestApp::spawn_direct("backend.example:8081").await;
+    let response = app.post_graphql().await;
     assert_eq!(response.status(), 404);
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn direct_mode_serves_the_board_and_its_config() {
-    let server = start_direct("backend.example:8081").await;
-    let client = reqwest::Client::new();
+    let app = TestApp::spawn_direct("backend.example:8081").await;
 
     for path in ["/", "/index.html", "/lists/3", "/some/deep/link?x=1"] {
-        let response = client.get(server.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(
             response.headers()["content-type"],
@@ -263,7 +212,7 @@ async fn direct_mode_serves_the_board_and_its_config() {
         assert!(body.contains("<script src=\"/config.js\">"), "{path}");
     }
 
-    let config = client.get(server.url("/config.js")).send().await.unwrap();
+    let config = app.get("/config.js").await;
     assert_eq!(config.headers()["cache-control"], "no-store");
     assert_eq!(
         config.text().await.unwrap(),
@@ -272,19 +221,19 @@ async fn direct_mode_serves_the_board_and_its_config() {
             service_kit::net::instance_name()
         )
     );
-    let app = client.get(server.url("/app.js")).send().await.unwrap();
+    let script = app.get("/app.js").await;
     assert!(
-        app.headers()["content-type"]
+        script.headers()["content-type"]
             .to_str()
             .unwrap()
             .starts_with("text/javascript")
     );
-    let app = app.text().await.unwrap();
+    let script = script.text().await.unwrap();
     // The original frontend's operations, as the backend's contract lists them.
-    assert!(app.contains(
+    assert!(script.contains(
         "query homePageQuery{ lists { id name position items{ id name position listId } } }"
     ));
-    let css = client.get(server.url("/style.css")).send().await.unwrap();
+    let css = app.get("/style.css").await;
     assert!(
         css.headers()["content-type"]
             .to_str()
@@ -292,34 +241,15 @@ async fn direct_mode_serves_the_board_and_its_config() {
             .starts_with("text/css")
     );
 
+    // The page answers any GET path; other methods find nothing. (The
+    // probes are the kit's, tested in service-kit.)
     assert_eq!(
-        client
-            .get(server.url("/healthz"))
-            .send()
+        app.post("/anything", "text/plain", String::new())
             .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        client
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        client
-            .post(server.url("/anything"))
-            .send()
-            .await
-            .unwrap()
             .status(),
         404
     );
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -342,10 +272,9 @@ async fn refuses_an_unusable_server_uri() {
 
 #[tokio::test]
 async fn assets_revalidate_with_etags_compress_and_carry_the_security_headers() {
-    let server = start("backend.example:8081").await;
-    let client = reqwest::Client::new();
+    let app = TestApp::spawn("backend.example:8081").await;
     for path in ["/", "/app.js", "/style.css"] {
-        let response = client.get(server.url(path)).send().await.unwrap();
+        let response = app.get(path).await;
         assert_eq!(response.status(), 200, "{path}");
         let headers = response.headers().clone();
         assert_eq!(headers["cache-control"], "no-cache", "{path}");
@@ -358,26 +287,16 @@ async fn assets_revalidate_with_etags_compress_and_carry_the_security_headers() 
         // Same tag: a bodiless 304.
         let etag = headers["etag"].to_str().unwrap().to_owned();
         assert!(etag.starts_with("W/\""), "{etag}");
-        let response = client
-            .get(server.url(path))
-            .header("if-none-match", &etag)
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with(path, &[("if-none-match", &etag)]).await;
         assert_eq!(response.status(), 304, "{path}");
         assert!(response.bytes().await.unwrap().is_empty(), "{path}");
 
         // gzip when asked; reqwest here does not decompress.
-        let response = client
-            .get(server.url(path))
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .unwrap();
+        let response = app.get_with(path, &[("accept-encoding", "gzip")]).await;
         assert_eq!(response.headers()["content-encoding"], "gzip", "{path}");
         let compressed = response.bytes().await.unwrap();
         assert_eq!(&compressed[..2], &[0x1f, 0x8b], "{path}");
         assert!(compressed.len() < plain.len(), "{path}");
     }
-    server.stop().await.unwrap();
+    app.stop().await;
 }

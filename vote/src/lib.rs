@@ -196,7 +196,8 @@ pub fn app(state: AppState) -> Router {
     state.kit.wrap(routes)
 }
 
-/// Serve until `shutdown` completes, then drain (see [`service_kit::serve`]).
+/// Serve until `shutdown` completes, then stop the Redis keeper and drain
+/// (see [`Kit::serve_with_task`]).
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -206,24 +207,12 @@ pub async fn run(
     redis::Client::open(config.redis.url()).map_err(Error::RedisUrl)?;
     let state = AppState::new(&config);
     let stop = CancellationToken::new();
-    let keeper = tokio::spawn(keep_redis(
-        state.clone(),
-        config.redis.clone(),
-        stop.clone(),
-    ));
+    let keeper = keep_redis(state.clone(), config.redis.clone(), stop.clone());
     let kit = state.kit.clone();
-    let served = kit
-        .serve(listener, app(state), config.service.shutdown_grace, {
-            let stop = stop.clone();
-            async move {
-                shutdown.await;
-                stop.cancel();
-            }
-        })
-        .await;
-    stop.cancel();
-    let _ = keeper.await;
-    served.map_err(Error::Serve)
+    let grace = config.service.shutdown_grace;
+    kit.serve_with_task(listener, app(state), grace, shutdown, stop, keeper)
+        .await
+        .map_err(Error::Serve)
 }
 
 /// Connect to Redis, then ping it every second, keeping readiness in step.
@@ -244,7 +233,7 @@ async fn keep_redis(state: AppState, redis: RedisArgs, stop: CancellationToken) 
                 Err(err) => Err(err.to_string()),
             },
         };
-        // After the shutdown signal readiness stays down (serve lowered it).
+        // Shutting down: nothing to report (readiness stays down anyway).
         if stop.is_cancelled() {
             return;
         }

@@ -204,20 +204,11 @@ pub async fn run(
         stop: stop.clone(),
         table_ready: false,
     };
-    let working = tokio::spawn(worker.work());
     let kit = state.kit.clone();
-    let served = kit
-        .serve(listener, app(state), config.service.shutdown_grace, {
-            let stop = stop.clone();
-            async move {
-                shutdown.await;
-                stop.cancel();
-            }
-        })
-        .await;
-    stop.cancel();
-    let _ = working.await;
-    served.map_err(Error::Serve)
+    let grace = config.service.shutdown_grace;
+    kit.serve_with_task(listener, app(state), grace, shutdown, stop, worker.work())
+        .await
+        .map_err(Error::Serve)
 }
 
 struct Worker {
@@ -266,7 +257,9 @@ impl Worker {
                     }
                     backoff = Duration::from_millis(100);
                     // Idle rounds also prove PostgreSQL is there (see round).
-                    if matches!(round, Round::Wrote | Round::Idle) && !self.stop.is_cancelled() {
+                    // After the shutdown began this is ignored: the kit keeps
+                    // readiness down.
+                    if matches!(round, Round::Wrote | Round::Idle) {
                         self.state.kit.readiness.set(true);
                     }
                 }
