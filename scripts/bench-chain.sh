@@ -5,6 +5,7 @@
 #
 #   scripts/bench-chain.sh                 # 32 connections, 15 s per run
 #   DURATION=30s CONNECTIONS=64 scripts/bench-chain.sh
+#   BIN_DIR=/path/to/old/build scripts/bench-chain.sh   # no build
 #
 # Everything listens on 127.0.0.1 and every load run is bounded by DURATION.
 # The nginx chain is the ceiling: a C proxy in front of a C endpoint, both
@@ -30,8 +31,15 @@ need wrk wrk
 [ -x /usr/sbin/nginx ] || need nginx nginx
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-echo "==> building release binaries"
-cargo build --release --quiet -p relay -p sink
+# BIN_DIR: binaries built earlier (to compare two builds in one run); by
+# default the release build of this checkout.
+if [ -n "${BIN_DIR:-}" ]; then
+  bin=$BIN_DIR
+else
+  echo "==> building release binaries"
+  cargo build --release --quiet -p relay -p sink
+  bin=${CARGO_TARGET_DIR:-target}/release
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -42,15 +50,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "!! nothing listening on $1" >&2
-  exit 1
-}
+# shellcheck source=scripts/lib/chain.sh
+. scripts/lib/chain.sh
+# Voluntary context switches of every thread of PID so far: a thread went
+# to sleep waiting for work, e.g. for another thread to hand it some.
+# (Involuntary ones, preemptions, depend on the machine's load.)
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt_switches:/ {n += $2} END {print n + 0}'; }
 rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 {print $NF}'; }
 
@@ -74,11 +79,11 @@ sink_port=$(free_port)
 relay_port=$(free_port)
 mkdir -p "$work/sink" "$work/relay"
 RUST_LOG=${RUST_LOG:-info} PORT=$sink_port BIND_ADDR=127.0.0.1 LOG_DIR="$work/sink" \
-  target/release/sink 2>"$work/sink.log" &
+  "$bin/sink" 2>"$work/sink.log" &
 sink_pid=$!
 pids+=("$sink_pid")
 RUST_LOG=${RUST_LOG:-info} PORT=$relay_port BIND_ADDR=127.0.0.1 LOG_DIR="$work/relay" \
-  SINK_URL="127.0.0.1:$sink_port/sink.php" target/release/relay 2>"$work/relay.log" &
+  SINK_URL="127.0.0.1:$sink_port/sink.php" "$bin/relay" 2>"$work/relay.log" &
 relay_pid=$!
 pids+=("$relay_pid")
 wait_http "$sink_port"
@@ -87,8 +92,12 @@ sleep 0.5
 relay_idle=$(rss_kib "$relay_pid" VmRSS)
 sink_idle=$(rss_kib "$sink_pid" VmRSS)
 
+relay_cs0=$(ctx_switches "$relay_pid")
+sink_cs0=$(ctx_switches "$sink_pid")
 echo "==> relay -> sink: wrk -t$threads -c$connections -d$duration POST /relay.php"
 run_wrk relay "http://127.0.0.1:$relay_port/relay.php"
+relay_cs=$(($(ctx_switches "$relay_pid") - relay_cs0))
+sink_cs=$(($(ctx_switches "$sink_pid") - sink_cs0))
 sleep 1 # let the requests wrk abandoned finish before reading the counters
 relay_peak=$(rss_kib "$relay_pid" VmHWM)
 sink_peak=$(rss_kib "$sink_pid" VmHWM)
@@ -144,6 +153,7 @@ awk -v a="$relay_rps" -v b="$nginx_rps" 'BEGIN { printf "relay chain / nginx cha
 printf 'memory (RSS):  relay idle %s MiB, peak %s MiB;  sink idle %s MiB, peak %s MiB\n' \
   "$(awk -v k="$relay_idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$relay_peak" 'BEGIN{printf "%.1f", k/1024}')" \
   "$(awk -v k="$sink_idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$sink_peak" 'BEGIN{printf "%.1f", k/1024}')"
+awk -v r="$relay_cs" -v s="$sink_cs" -v n="$wrk_done" 'BEGIN { printf "voluntary context switches per request: relay %.2f, sink %.2f\n", r / n, s / n }'
 echo "log files:     wrk counted $wrk_done responses; relay relayed $relayed, wrote $relay_lines lines; sink logged $logged, wrote $sink_lines lines"
 # Every acknowledged message must be in the files. A line is written before
 # the answer, so a file may also hold the few messages whose client went away

@@ -8,6 +8,16 @@
 //! the request is counted and timed. The probe and metrics routes are added
 //! outside that stack so that kubelet and Prometheus polling every few
 //! seconds do not flood the logs.
+//!
+//! The access line (`"message":"response"`, with status and latency) is
+//! logged at `info` for what someone reading the logs must see: server
+//! errors (at `warn`), client errors, and requests slower than
+//! [`SLOW_REQUEST`]. A fast success is logged at `debug` only
+//! (`RUST_LOG=debug` shows every request): successes are counted in
+//! `http_requests_total` and timed in `http_request_duration_seconds`, and
+//! formatting a JSON line for each of them was the largest single cost of a
+//! request in the message chain (about 23,000 instructions of the relay's
+//! 156,000, and a quarter of the sink's; BENCHMARKS.md).
 
 use std::time::Duration;
 
@@ -115,12 +125,17 @@ fn make_span(req: &Request) -> Span {
     )
 }
 
+/// A success slower than this is logged at `info`, as errors are.
+pub const SLOW_REQUEST: Duration = Duration::from_millis(500);
+
 fn on_response<B>(res: &Response<B>, latency: Duration, _span: &Span) {
     let status = res.status().as_u16();
     let latency_ms = latency.as_secs_f64() * 1000.0;
     if res.status().is_server_error() {
         tracing::event!(Level::WARN, status, latency_ms, "response");
-    } else {
+    } else if res.status().is_client_error() || latency > SLOW_REQUEST {
         tracing::event!(Level::INFO, status, latency_ms, "response");
+    } else {
+        tracing::event!(Level::DEBUG, status, latency_ms, "response");
     }
 }

@@ -131,6 +131,7 @@ pub mod describe;
 pub mod health;
 pub mod healthcheck;
 pub mod http;
+mod log_buffer;
 pub mod metrics;
 pub mod net;
 pub mod shutdown;

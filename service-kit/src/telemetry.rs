@@ -4,41 +4,41 @@
 //! clusters) or text (for terminals). Logs go to stderr so that stdout stays
 //! free for what a program prints as its output (the sender's transcript).
 //!
-//! In a service binary ([`init_for_service`]) log lines are handed to a
-//! background thread that writes them, so a request never waits for the
-//! `write(2)` to stderr (which is unbuffered, and may be a slow pipe to the
-//! container runtime). The returned guard flushes what is queued when `main`
-//! ends, so the last lines ("drained, exiting") are not lost. If the queue
-//! ever fills, callers wait rather than lines being dropped.
+//! In a service binary ([`init_for_service`]) log lines are buffered, as
+//! nginx buffers its access log: a request copies its line into a shared
+//! buffer and never waits for the `write(2)` to stderr (which is unbuffered,
+//! and may be a slow pipe to the container runtime); a background thread
+//! writes the buffer when 64 KiB are waiting or 100 ms after its first line
+//! (the module `log_buffer` says why and how). The returned guard writes
+//! out what is left when `main` ends, so the last lines ("drained, exiting")
+//! are not lost. If stderr blocks and the buffer fills, callers wait rather
+//! than lines being dropped.
 
 use std::io::IsTerminal;
 
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::LogFormat;
+pub use crate::log_buffer::FlushGuard;
 
 /// Install the global subscriber for a service binary: stderr through a
-/// background writer. Keep the guard alive until the process ends.
-pub fn init_for_service(format: LogFormat) -> WorkerGuard {
-    // The queue's slots are allocated up front: 4096 lines is plenty of
-    // slack for bursts and costs ~100 KiB, where the default (128k lines)
-    // would cost a few MiB of every service's memory.
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(4096)
-        // The writer thread drains everything queued, then flushes: with a
-        // buffer in between, a burst of lines costs one write(2), not one
-        // each, and every line still leaves as soon as the queue is empty.
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
-    install(format, writer);
-    guard
+/// buffer. Keep the guard alive until the process ends.
+pub fn init_for_service(format: LogFormat) -> Option<FlushGuard> {
+    match crate::log_buffer::stderr() {
+        Ok((writer, guard)) => {
+            install(format, writer);
+            Some(guard)
+        }
+        // No thread for the flusher (the process is out of resources):
+        // log unbuffered rather than not at all.
+        Err(err) => {
+            install(format, std::io::stderr);
+            tracing::warn!(%err, "cannot start the log flusher thread; logging unbuffered");
+            None
+        }
+    }
 }
-
 fn install<W>(format: LogFormat, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
