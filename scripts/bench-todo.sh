@@ -78,7 +78,11 @@ else
     bin="$target_dir/release/todo-backend"
 fi
 launcher=()
+acquire_timeout=3s
 if [[ -n "$CALLGRIND" ]]; then
+    # Everything runs tens of times slower under valgrind: give the loading
+    # requests time to get a database connection.
+    acquire_timeout=60s
     command -v valgrind >/dev/null || { echo "bench-todo: valgrind is required for CALLGRIND" >&2; exit 1; }
     launcher=(valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out")
 fi
@@ -102,7 +106,7 @@ esac
 
 base="http://127.0.0.1:$PORT"
 echo "== starting todo-backend on $base ($BENCH_DB)"
-DATABASE_URL="$database_url" BIND_ADDR=127.0.0.1 PORT="$PORT" LOG_FORMAT=text RUST_LOG=warn \
+DATABASE_URL="$database_url" DB_ACQUIRE_TIMEOUT=$acquire_timeout BIND_ADDR=127.0.0.1 PORT="$PORT" LOG_FORMAT=text RUST_LOG=warn \
     "${launcher[@]}" "$bin" >"$work/backend.log" 2>&1 &
 backend_pid=$!
 # Under valgrind the start takes many times longer.
@@ -143,6 +147,11 @@ cost_1=$(cost_of_one)
 for n in $(seq 2 "$LISTS"); do load_list "$n"; done
 cost_10=$(cost_of_one)
 items=$(echo "$home" | gql | grep -o '"listId"' | wc -l)
+if [[ "$items" -ne $((LISTS * ITEMS)) ]]; then
+    echo "bench-todo: the board holds $items items, not $((LISTS * ITEMS)): loading failed" >&2
+    cat "$work/backend.log" >&2
+    exit 1
+fi
 echo "   board holds $items items; one homepage request: $cost_1 SQL queries with 1 list, $cost_10 with $LISTS lists"
 
 if [[ -n "$CALLGRIND" ]]; then

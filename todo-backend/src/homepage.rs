@@ -12,9 +12,10 @@
 //! into a tree of `async_graphql::Value`s (an ordered map per object), which
 //! is then serialised a second time into JSON. The profile in BENCHMARKS.md
 //! ("To-do backend") shows where the time went: the executor and the value
-//! tree were most of the instructions, far more than the database. This
-//! module skips them for that one shape of query: it reads the same rows
-//! with the same two SQL statements and writes the JSON straight from them.
+//! tree were about three quarters of the instructions, the database reads
+//! under a fifth. This module skips them for that one shape of query: it
+//! reads the same rows with the same two SQL statements and writes the JSON
+//! straight from them.
 //!
 //! # What it answers, and what it leaves to the schema
 //! [`Plan::for_request`] takes a request only if it is a single query, with
@@ -95,6 +96,8 @@ pub enum AnswerError {
     Store(#[from] StoreError),
     #[error("cannot write the JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("the database read stopped: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl Plan {
@@ -163,7 +166,16 @@ impl Plan {
             .list_fields
             .iter()
             .any(|(_, field)| matches!(field, ListField::Items(_)));
-        let rows = store.board(with_items).await?;
+        // The reads run to completion in a task of their own, even when the
+        // client goes away and this future is dropped. sqlx connections are
+        // not cancellation-safe: a connection dropped halfway through a
+        // result set goes back to the pool through a ping that can wait
+        // forever, and `Store::close` then never returns (seen at the end
+        // of a wrk run, when wrk cut 16 connections mid-request). The
+        // schema's resolvers rarely hold a connection when a client leaves;
+        // this path spends most of its time holding one.
+        let reader = store.clone();
+        let rows = tokio::spawn(async move { reader.board(with_items).await }).await??;
         let board = Board {
             plan: self,
             lists: &rows.lists,
