@@ -10,13 +10,28 @@
 # Queries are counted by the backend itself (todo_sql_queries_total on
 # /metrics), so the figure is exact and unaffected by other database users.
 #
+# With CALLGRIND=N it measures instructions instead of time: the backend
+# runs under valgrind's callgrind, the board is loaded, the counters are
+# zeroed, N homepage requests are sent one after another on one
+# connection, and it prints the backend's instructions per request and the
+# functions with the most inclusive instructions. Unlike req/s, these
+# figures repeat on a loaded machine. (Only the backend's own process is
+# counted: the MariaDB server's work is not; SQLite's is, as it runs inside
+# the backend.)
+#
 # Usage: scripts/bench-todo.sh
 # Settings (environment):
 #   DURATION=10s CONNECTIONS=16 THREADS=2   wrk's load (bounded by DURATION)
+#   CALLGRIND=N                             count instructions over N requests instead
+#   CALLGRIND_OUT=file                      keep callgrind's profile there (for callgrind_annotate)
+#   BIN=path                                a todo-backend binary built elsewhere (for
+#                                           example from the commit before a change), to
+#                                           compare two builds in one run; default:
+#                                           build this checkout (release)
 #   PORT=18480                              where the backend listens (127.0.0.1)
 #   BENCH_DB=mysql|sqlite                   store under test (default mysql)
 #   MYSQL_HOST=127.0.0.1 MYSQL_PORT=3306 MYSQL_USER=root MYSQL_PWD=  (mysql only)
-# Needs: cargo, curl, wrk, and for mysql the `mysql` client.
+# Needs: cargo, curl, wrk, and for mysql the `mysql` client; valgrind for CALLGRIND.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -27,6 +42,8 @@ CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
 PORT=${PORT:-18480}
 BENCH_DB=${BENCH_DB:-mysql}
+CALLGRIND=${CALLGRIND:-}
+BIN=${BIN:-}
 MYSQL_HOST=${MYSQL_HOST:-127.0.0.1}
 MYSQL_PORT=${MYSQL_PORT:-3306}
 MYSQL_USER=${MYSQL_USER:-root}
@@ -53,10 +70,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== building todo-backend (release)"
-cargo build --release --quiet -p todo-backend
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-bin="$target_dir/release/todo-backend"
+if [[ -n "$BIN" ]]; then
+    bin=$BIN
+else
+    echo "== building todo-backend (release)"
+    cargo build --release --quiet -p todo-backend
+    target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+    bin="$target_dir/release/todo-backend"
+fi
+launcher=()
+acquire_timeout=3s
+if [[ -n "$CALLGRIND" ]]; then
+    # Everything runs tens of times slower under valgrind: give the loading
+    # requests time to get a database connection.
+    acquire_timeout=60s
+    command -v valgrind >/dev/null || { echo "bench-todo: valgrind is required for CALLGRIND" >&2; exit 1; }
+    launcher=(valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out")
+fi
 
 case "$BENCH_DB" in
     mysql)
@@ -77,10 +107,11 @@ esac
 
 base="http://127.0.0.1:$PORT"
 echo "== starting todo-backend on $base ($BENCH_DB)"
-DATABASE_URL="$database_url" BIND_ADDR=127.0.0.1 PORT="$PORT" LOG_FORMAT=text RUST_LOG=warn \
-    "$bin" >"$work/backend.log" 2>&1 &
+DATABASE_URL="$database_url" DB_ACQUIRE_TIMEOUT=$acquire_timeout BIND_ADDR=127.0.0.1 PORT="$PORT" LOG_FORMAT=text RUST_LOG=warn \
+    "${launcher[@]}" "$bin" >"$work/backend.log" 2>&1 &
 backend_pid=$!
-for _ in $(seq 1 150); do
+# Under valgrind the start takes many times longer.
+for _ in $(seq 1 600); do
     curl -fs "$base/readyz" >/dev/null 2>&1 && break
     kill -0 "$backend_pid" 2>/dev/null || { cat "$work/backend.log" >&2; exit 1; }
     sleep 0.2
@@ -108,7 +139,44 @@ cost_1=$(cost_of_one)
 for n in $(seq 2 "$LISTS"); do load_list "$n"; done
 cost_10=$(cost_of_one)
 items=$(echo "$home" | gql | grep -o '"listId"' | wc -l)
+if [[ "$items" -ne $((LISTS * ITEMS)) ]]; then
+    echo "bench-todo: the board holds $items items, not $((LISTS * ITEMS)): loading failed" >&2
+    cat "$work/backend.log" >&2
+    exit 1
+fi
 echo "   board holds $items items; one homepage request: $cost_1 SQL queries with 1 list, $cost_10 with $LISTS lists"
+
+if [[ -n "$CALLGRIND" ]]; then
+    echo "== callgrind: $CALLGRIND homepage requests on one connection"
+    callgrind_control --zero "$backend_pid" >/dev/null
+    urls=()
+    for _ in $(seq 1 "$CALLGRIND"); do urls+=("$base/graphql"); done
+    curl -sS -H 'Content-Type: application/json' --data-binary "$home" \
+        -w '\nHTTP %{http_code}\n' "${urls[@]}" >"$work/responses.txt"
+    ok=$(grep -c '^HTTP 200$' "$work/responses.txt" || true)
+    callgrind_control --dump=homepage "$backend_pid" >/dev/null
+    # The dump is written asynchronously, at the backend's next event.
+    for _ in $(seq 1 100); do
+        dump=$(ls "$work"/callgrind.out.* 2>/dev/null | head -1)
+        [[ -n "$dump" ]] && break
+        curl -fs "$base/healthz" >/dev/null || true
+        sleep 0.2
+    done
+    [[ -n "$dump" ]] || { echo "bench-todo: no callgrind dump" >&2; exit 1; }
+    sleep 1
+    if [[ -n "${CALLGRIND_OUT:-}" ]]; then cp "$dump" "$CALLGRIND_OUT"; fi
+    total=$(awk '/^summary:/ {print $2}' "$dump")
+    echo
+    echo "== result ($BENCH_DB, $LISTS lists x $ITEMS items, callgrind)"
+    echo "requests:              $CALLGRIND ($ok answered 200)"
+    echo "instructions:          $total"
+    echo "instructions/request:  $((total / CALLGRIND))"
+    echo
+    echo "== functions by inclusive instructions (percent of the total)"
+    callgrind_annotate --inclusive=yes --threshold=100 "$dump" 2>/dev/null \
+        | awk '/^-+$/ {n++} n >= 3' | grep -v '^-' | sed -n '1,60p' | cut -c1-200
+    exit 0
+fi
 
 echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION (homepage query)"
 before=$(queries_total)

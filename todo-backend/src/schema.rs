@@ -58,7 +58,8 @@ pub fn build(store: Store) -> TodoSchema {
 
 /// A stored integer as an `Int` result. Values that do not fit in 32 bits
 /// (ids past 2^31) cannot be an `Int`; they show as null rather than wrong.
-fn int(value: i64) -> Option<i32> {
+/// The homepage fast path ([`crate::homepage`]) converts with it too.
+pub(crate) fn int(value: i64) -> Option<i32> {
     i32::try_from(value).ok()
 }
 

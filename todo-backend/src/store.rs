@@ -48,7 +48,7 @@ use prometheus_client::metrics::counter::Counter;
 use secrecy::ExposeSecret;
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
-use sqlx::{Any, AnyPool, Executor, FromRow, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, FromRow, Transaction};
 
 use crate::config::{DbTarget, Dialect};
 
@@ -90,6 +90,15 @@ pub struct ItemRow {
     pub name: Option<String>,
     pub position: Option<i64>,
     pub list_id: i64,
+}
+
+/// The board as [`Store::board`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardRows {
+    /// Live lists by position.
+    pub lists: Vec<ListRow>,
+    /// Each list's live items by position (empty when not asked for).
+    pub items: HashMap<i64, Vec<ItemRow>>,
 }
 
 /// The database behind the board. Cheap to clone (the pool is shared).
@@ -227,19 +236,50 @@ impl Store {
 
     /// Live lists by position.
     pub async fn lists(&self) -> Result<Vec<ListRow>, StoreError> {
-        let rows = self
-            .sql_as(&format!(
-                "SELECT {LIST_COLUMNS} FROM LIST_ENTITY WHERE DELETED = 0 ORDER BY POSITION, ID"
-            ))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows)
+        let mut conn = self.pool.acquire().await?;
+        self.lists_on(&mut conn).await
     }
 
     /// Live items of the given lists, by position, in one query per 500
     /// lists (the homepage costs two queries however many lists there are).
     pub async fn items_of(
         &self,
+        list_ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<ItemRow>>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        self.items_on(&mut conn, list_ids).await
+    }
+
+    /// The whole board: live lists by position and, if `with_items`, their
+    /// live items, as [`Store::lists`] and [`Store::items_of`] read them but
+    /// on one connection. Each connection taken from the pool is checked
+    /// first (a round trip, see [`Store::connect_lazy`]), so one connection
+    /// for both statements saves a round trip per homepage request.
+    pub async fn board(&self, with_items: bool) -> Result<BoardRows, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let lists = self.lists_on(&mut conn).await?;
+        let items = if with_items {
+            let ids: Vec<i64> = lists.iter().map(|list| list.id).collect();
+            self.items_on(&mut conn, &ids).await?
+        } else {
+            HashMap::new()
+        };
+        Ok(BoardRows { lists, items })
+    }
+
+    async fn lists_on(&self, conn: &mut AnyConnection) -> Result<Vec<ListRow>, StoreError> {
+        let rows = self
+            .sql_as(&format!(
+                "SELECT {LIST_COLUMNS} FROM LIST_ENTITY WHERE DELETED = 0 ORDER BY POSITION, ID"
+            ))
+            .fetch_all(&mut *conn)
+            .await?;
+        Ok(rows)
+    }
+
+    async fn items_on(
+        &self,
+        conn: &mut AnyConnection,
         list_ids: &[i64],
     ) -> Result<HashMap<i64, Vec<ItemRow>>, StoreError> {
         let mut by_list: HashMap<i64, Vec<ItemRow>> =
@@ -255,7 +295,7 @@ impl Store {
             for id in chunk {
                 query = query.bind(*id);
             }
-            for item in query.fetch_all(&self.pool).await? {
+            for item in query.fetch_all(&mut *conn).await? {
                 by_list.entry(item.list_id).or_default().push(item);
             }
         }
