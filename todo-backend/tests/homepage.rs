@@ -16,7 +16,7 @@ mod common;
 use std::time::Duration;
 
 use async_graphql::Request;
-use common::{Backend, Server, TestDb, create_item, create_list, gql, ops};
+use common::{Backend, TestApp, TestDb, ops};
 use prometheus_client::metrics::counter::Counter;
 use serde_json::json;
 use todo_backend::Config;
@@ -58,10 +58,10 @@ fn request(query: &str, operation: Option<&str>) -> Request {
 
 /// The backend's response body over HTTP, by POST and by GET (the two must
 /// agree).
-async fn served_bytes(server: &Server, query: &str, operation: Option<&str>) -> String {
+async fn served_bytes(app: &TestApp, query: &str, operation: Option<&str>) -> String {
     let client = reqwest::Client::new();
     let post = client
-        .post(server.url("/graphql"))
+        .post(app.url("/graphql"))
         .json(&json!({ "query": query, "operationName": operation, "variables": {} }))
         .send()
         .await
@@ -78,7 +78,7 @@ async fn served_bytes(server: &Server, query: &str, operation: Option<&str>) -> 
         params.push(("operationName", name));
     }
     let get = client
-        .get(server.url("/graphql"))
+        .get(app.url("/graphql"))
         .query(&params)
         .send()
         .await
@@ -90,14 +90,14 @@ async fn served_bytes(server: &Server, query: &str, operation: Option<&str>) -> 
 
 /// Every homepage-shaped query: taken by the fast path, and answered with
 /// the schema's bytes.
-async fn assert_same_bytes(server: &Server, schema: &TodoSchema) {
+async fn assert_same_bytes(app: &TestApp, schema: &TodoSchema) {
     for &(query, operation) in QUERIES {
         assert!(
             Plan::for_request(&request(query, operation)).is_some(),
             "the fast path must take {query}"
         );
         assert_eq!(
-            served_bytes(server, query, operation).await,
+            served_bytes(app, query, operation).await,
             generic_bytes(schema, query, operation).await,
             "{query}"
         );
@@ -106,7 +106,7 @@ async fn assert_same_bytes(server: &Server, schema: &TodoSchema) {
 
 /// A board with what could trip a hand-written JSON writer: escapes,
 /// non-ASCII, a null name, an empty list, deleted and moved rows.
-async fn fill_board(server: &Server) {
+async fn fill_board(app: &TestApp) {
     let names = [
         "plain",
         "quote \" backslash \\ slash /",
@@ -115,39 +115,39 @@ async fn fill_board(server: &Server) {
     ];
     let mut lists = Vec::new();
     for name in names {
-        let list = create_list(server, name).await;
+        let list = app.create_list(name).await;
         for item in names {
-            create_item(server, &list, &format!("{item} in {name}")).await;
+            app.create_item(&list, &format!("{item} in {name}")).await;
         }
         lists.push(list);
     }
     // A list and an item without a name (JSON null), an empty list.
-    let unnamed = gql(server, "mutation { createList { id } }", json!({})).await;
+    let unnamed = app.gql("mutation { createList { id } }", json!({})).await;
     let unnamed = unnamed["data"]["createList"]["id"].as_str().unwrap();
-    let nameless_item = gql(
-        server,
-        "mutation($l:Int!) { createItem(input: { listId: $l }) { id } }",
-        json!({ "l": unnamed.parse::<i32>().unwrap() }),
-    )
-    .await;
+    let nameless_item = app
+        .gql(
+            "mutation($l:Int!) { createItem(input: { listId: $l }) { id } }",
+            json!({ "l": unnamed.parse::<i32>().unwrap() }),
+        )
+        .await;
     assert!(nameless_item.get("errors").is_none(), "{nameless_item}");
-    create_list(server, "empty").await;
+    app.create_list("empty").await;
 
     // Deleted rows must not show; moved ones must show where they went.
-    let gone = create_item(server, &lists[0], "deleted").await;
-    let deleted = gql(server, ops::DELETE_ITEM, json!({ "id": gone })).await;
+    let gone = app.create_item(&lists[0], "deleted").await;
+    let deleted = app.gql(ops::DELETE_ITEM, json!({ "id": gone })).await;
     assert_eq!(deleted["data"]["success"], true, "{deleted}");
-    let doomed = create_list(server, "deleted list").await;
-    create_item(server, &doomed, "in a deleted list").await;
-    let deleted = gql(server, ops::DELETE_LIST, json!({ "id": doomed })).await;
+    let doomed = app.create_list("deleted list").await;
+    app.create_item(&doomed, "in a deleted list").await;
+    let deleted = app.gql(ops::DELETE_LIST, json!({ "id": doomed })).await;
     assert_eq!(deleted["data"]["success"], true, "{deleted}");
-    let moving = create_item(server, &lists[1], "moved").await;
-    let moved = gql(
-        server,
-        ops::MOVE_ITEM,
-        json!({ "id": moving, "input": { "listId": lists[2], "position": 0 } }),
-    )
-    .await;
+    let moving = app.create_item(&lists[1], "moved").await;
+    let moved = app
+        .gql(
+            ops::MOVE_ITEM,
+            json!({ "id": moving, "input": { "listId": lists[2], "position": 0 } }),
+        )
+        .await;
     assert!(moved.get("errors").is_none(), "{moved}");
 }
 
@@ -161,22 +161,22 @@ fn reference_schema(db: &TestDb) -> TodoSchema {
 
 async fn same_json_as_the_schema(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = common::start(&db).await;
+    let app = TestApp::spawn(&db).await;
     let schema = reference_schema(&db);
 
     // The empty board, then a full one.
-    assert_same_bytes(&server, &schema).await;
+    assert_same_bytes(&app, &schema).await;
     assert_eq!(
-        served_bytes(&server, ops::HOME, None).await,
+        served_bytes(&app, ops::HOME, None).await,
         r#"{"data":{"lists":[]}}"#
     );
-    fill_board(&server).await;
-    assert_same_bytes(&server, &schema).await;
+    fill_board(&app).await;
+    assert_same_bytes(&app, &schema).await;
 
     // The comparison covers what it should: every list, the tricky names,
     // the null names, and not the deleted rows.
     let board: serde_json::Value =
-        serde_json::from_str(&served_bytes(&server, ops::HOME, None).await).unwrap();
+        serde_json::from_str(&served_bytes(&app, ops::HOME, None).await).unwrap();
     let lists = board["data"]["lists"].as_array().unwrap();
     assert_eq!(lists.len(), 6, "{board}");
     assert_eq!(lists[1]["name"], "quote \" backslash \\ slash /");
@@ -186,7 +186,7 @@ async fn same_json_as_the_schema(backend: Backend) {
     assert_eq!(lists[2]["items"][0]["name"], "moved");
     assert!(!board.to_string().contains("deleted"), "{board}");
 
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
@@ -200,8 +200,8 @@ async fn same_json_as_the_schema_on_mysql() {
 }
 
 /// `todo_sql_queries_total` from the backend's metrics.
-async fn queries_total(server: &Server) -> u64 {
-    let metrics = reqwest::get(server.url("/metrics"))
+async fn queries_total(app: &TestApp) -> u64 {
+    let metrics = reqwest::get(app.url("/metrics"))
         .await
         .unwrap()
         .text()
@@ -218,21 +218,21 @@ async fn queries_total(server: &Server) -> u64 {
 
 async fn two_statements_per_homepage(backend: Backend) {
     let db = TestDb::new(backend).await;
-    let server = common::start(&db).await;
+    let app = TestApp::spawn(&db).await;
     for n in 0..3 {
-        let list = create_list(&server, &format!("list {n}")).await;
-        create_item(&server, &list, "item").await;
+        let list = app.create_list(&format!("list {n}")).await;
+        app.create_item(&list, "item").await;
     }
-    let before = queries_total(&server).await;
-    served_bytes(&server, ops::HOME, None).await; // one POST, one GET
-    let after = queries_total(&server).await;
+    let before = queries_total(&app).await;
+    served_bytes(&app, ops::HOME, None).await; // one POST, one GET
+    let after = queries_total(&app).await;
     // The health check may add a `SELECT 1` meanwhile, never more than one.
     assert!(
         (4..=5).contains(&(after - before)),
         "two homepage requests cost {} statements",
         after - before
     );
-    server.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test]
