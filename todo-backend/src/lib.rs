@@ -118,6 +118,12 @@ pub async fn run(
     let served = kit
         .serve(listener, app, config.service.shutdown_grace, shutdown)
         .await;
+    // Not `Kit::serve_with_task`, which waits for its task to end: a
+    // supervisor in the middle of a ping or a migration against a database
+    // that does not answer would hold the exit for up to MIGRATE_TIMEOUT
+    // (60 s), past any pod's grace period. It was told to stop when the
+    // drain began, so it can no longer raise readiness; aborting it now
+    // only cuts such a wait short.
     supervisor.abort();
     store.close().await;
     served.map_err(Error::Serve)
