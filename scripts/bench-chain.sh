@@ -31,27 +31,10 @@ need wrk wrk
 [ -x /usr/sbin/nginx ] || need nginx nginx
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
-# BIN_DIR: binaries built earlier (to compare two builds in one run); by
-# default the release build of this checkout.
-if [ -n "${BIN_DIR:-}" ]; then
-  bin=$BIN_DIR
-else
-  echo "==> building release binaries"
-  cargo build --release --quiet -p relay -p sink
-  bin=${CARGO_TARGET_DIR:-target}/release
-fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
 # shellcheck source=scripts/lib/chain.sh
 . scripts/lib/chain.sh
+chain_binaries
+chain_workdir
 # Voluntary context switches of every thread of PID so far: a thread went
 # to sleep waiting for work, e.g. for another thread to hand it some.
 # (Involuntary ones, preemptions, depend on the machine's load.)
@@ -59,9 +42,33 @@ ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctx
 rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 {print $NF}'; }
 
+# CPU time, in clock ticks, that the processes PID... have used so far, as
+# "user system" (utime and stime of /proc/PID/stat: fields 14 and 15,
+# counted after the command name, which may hold spaces).
+cpu_ticks() {
+  local pid
+  for pid in "$@"; do sed 's/^.*) //' "/proc/$pid/stat"; done | awk '{u += $12; s += $13} END {print u + 0, s + 0}'
+}
 # run_wrk NAME URL: one bounded load run; leaves its output in $work/NAME.wrk
+# and wrk's own CPU ticks ("user system") in $work/NAME.wrkcpu: the subshell's
+# children's times, read after wrk has been waited for.
 run_wrk() {
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s scripts/lib/wrk/chain-post.lua "$2" >"$work/$1.wrk"
+  (
+    local name=$1 stat
+    wrk -t"$threads" -c"$connections" -d"$duration" --latency -s scripts/lib/wrk/chain-post.lua "$2" >"$work/$name.wrk"
+    read -r stat <"/proc/$BASHPID/stat" # a builtin: $BASHPID is this subshell
+    stat=${stat##*) }
+    # shellcheck disable=SC2086 # split the fields on purpose
+    set -- $stat
+    echo "${14} ${15}" >"$work/$name.wrkcpu"
+  )
+}
+# cpu_per_request NAME TICKS_BEFORE TICKS_AFTER REQUESTS: "NAME U+S" in
+# microseconds of user and system time per request.
+cpu_per_request() {
+  awk -v name="$1" -v b="$2" -v a="$3" -v n="$4" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(b, x, " "); split(a, y, " ")
+    printf "%s %.0f+%.0f", name, (y[1] - x[1]) / hz / n * 1e6, (y[2] - x[2]) / hz / n * 1e6 }'
 }
 summary() {
   local f=$work/$1.wrk
@@ -94,10 +101,14 @@ sink_idle=$(rss_kib "$sink_pid" VmRSS)
 
 relay_cs0=$(ctx_switches "$relay_pid")
 sink_cs0=$(ctx_switches "$sink_pid")
+relay_cpu0=$(cpu_ticks "$relay_pid")
+sink_cpu0=$(cpu_ticks "$sink_pid")
 echo "==> relay -> sink: wrk -t$threads -c$connections -d$duration POST /relay.php"
 run_wrk relay "http://127.0.0.1:$relay_port/relay.php"
 relay_cs=$(($(ctx_switches "$relay_pid") - relay_cs0))
 sink_cs=$(($(ctx_switches "$sink_pid") - sink_cs0))
+relay_cpu=$(cpu_ticks "$relay_pid")
+sink_cpu=$(cpu_ticks "$sink_pid")
 sleep 1 # let the requests wrk abandoned finish before reading the counters
 relay_peak=$(rss_kib "$relay_pid" VmHWM)
 sink_peak=$(rss_kib "$sink_pid" VmHWM)
@@ -137,10 +148,16 @@ http {
 }
 NGINX
 "$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/logs/stderr.log" &
-pids+=($!)
+nginx_pid=$!
+pids+=("$nginx_pid")
 wait_http "$front"
+# nginx's master forks its workers (one per core): count them all.
+nginx_pids() { echo "$nginx_pid" $(pgrep -P "$nginx_pid"); }
+nginx_cpu0=$(cpu_ticks $(nginx_pids))
 echo "==> nginx -> nginx: same load"
 run_wrk nginx "http://127.0.0.1:$front/"
+nginx_cpu=$(cpu_ticks $(nginx_pids))
+nginx_done=$(awk '/requests in/ {print $1}' "$work/nginx.wrk")
 
 # --- report --------------------------------------------------------------------
 relay_rps=$(awk '/^Requests\/sec/ {print $2}' "$work/relay.wrk")
@@ -154,6 +171,14 @@ printf 'memory (RSS):  relay idle %s MiB, peak %s MiB;  sink idle %s MiB, peak %
   "$(awk -v k="$relay_idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$relay_peak" 'BEGIN{printf "%.1f", k/1024}')" \
   "$(awk -v k="$sink_idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$sink_peak" 'BEGIN{printf "%.1f", k/1024}')"
 awk -v r="$relay_cs" -v s="$sink_cs" -v n="$wrk_done" 'BEGIN { printf "voluntary context switches per request: relay %.2f, sink %.2f\n", r / n, s / n }'
+# Where the two cores went, per request: user and system microseconds of
+# each process. wrk shares the machine, so its share is part of the picture.
+printf 'CPU per request (us, user+system): %s, %s, %s;  %s, %s\n' \
+  "$(cpu_per_request relay "$relay_cpu0" "$relay_cpu" "$wrk_done")" \
+  "$(cpu_per_request sink "$sink_cpu0" "$sink_cpu" "$wrk_done")" \
+  "$(cpu_per_request wrk "0 0" "$(cat "$work/relay.wrkcpu")" "$wrk_done")" \
+  "$(cpu_per_request nginx "$nginx_cpu0" "$nginx_cpu" "$nginx_done")" \
+  "$(cpu_per_request wrk "0 0" "$(cat "$work/nginx.wrkcpu")" "$nginx_done")"
 echo "log files:     wrk counted $wrk_done responses; relay relayed $relayed, wrote $relay_lines lines; sink logged $logged, wrote $sink_lines lines"
 # Every acknowledged message must be in the files. A line is written before
 # the answer, so a file may also hold the few messages whose client went away

@@ -32,25 +32,8 @@ command -v valgrind >/dev/null 2>&1 || {
   echo "!! valgrind is missing: install the 'valgrind' package" >&2
   exit 1
 }
-
-# BIN_DIR: binaries built earlier (to compare two builds); by default the
-# release build of this checkout.
-if [ -n "${BIN_DIR:-}" ]; then
-  bin=$BIN_DIR
-else
-  echo "==> building release binaries"
-  cargo build --release --quiet -p relay -p sink
-  bin=${CARGO_TARGET_DIR:-target}/release
-fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+chain_binaries
+chain_workdir
 
 cat >"$work/client.py" <<'PY'
 # post COUNT messages to the relay over CONNECTIONS keep-alive connections

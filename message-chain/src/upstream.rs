@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use http::Uri;
 use service_kit::svc_url::{self, UrlError};
 use url::Url;
 
@@ -22,6 +23,9 @@ use url::Url;
 #[derive(Debug, Clone)]
 pub struct Upstream {
     urls: Arc<[Url]>,
+    /// The same URLs as `http::Uri`s, for hyper's client, converted once
+    /// here rather than parsed again for every request.
+    uris: Arc<[Uri]>,
     next: Arc<AtomicUsize>,
 }
 
@@ -33,16 +37,33 @@ impl Upstream {
             .split(',')
             .map(svc_url::parse)
             .collect::<Result<Vec<_>, _>>()?;
+        let uris = urls
+            .iter()
+            .map(|url| {
+                url.as_str()
+                    .parse::<Uri>()
+                    .map_err(|e| UrlError::Invalid(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             urls: urls.into(),
+            uris: uris.into(),
             next: Arc::new(AtomicUsize::new(0)),
         })
     }
 
+    fn next_index(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.urls.len()
+    }
+
     /// The URL for the next request.
     pub fn next_url(&self) -> &Url {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.urls.len();
-        &self.urls[i]
+        &self.urls[self.next_index()]
+    }
+
+    /// The URL for the next request, as the `http::Uri` hyper takes.
+    pub fn next_uri(&self) -> &Uri {
+        &self.uris[self.next_index()]
     }
 }
 
@@ -70,5 +91,7 @@ mod tests {
             "http://sink-svc/sink.php"
         );
         assert_eq!(Upstream::parse("a/x,,b/x").unwrap_err(), UrlError::Empty);
+        let uris: Vec<String> = (0..3).map(|_| up.next_uri().to_string()).collect();
+        assert_eq!(uris, ["http://b:2/x", "http://c/x", "http://a:1/x"]);
     }
 }

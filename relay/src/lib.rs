@@ -12,12 +12,17 @@
 //! reached the sink at all; configuration here is parsed and checked at
 //! start-up.)
 //!
-//! Connections to the sink come from one pooled `reqwest::Client`: under load
+//! Connections to the sink come from one pooled hyper client: under load
 //! keep-alive connections are reused, so the relay does not pay a TCP
 //! handshake per message; idle ones are closed after `SINK_IDLE_TIMEOUT` so
-//! that a quiet relay still spreads its messages over the sink pods. Nothing is buffered without bound: request bodies
-//! are capped by `MAX_BODY_BYTES`, the sink's reply by the same cap, and the
-//! log writer's queue is bounded.
+//! that a quiet relay still spreads its messages over the sink pods. It is
+//! hyper-util's plain HTTP/1 client rather than reqwest: the relay needs no
+//! redirects, cookies, proxies or TLS (sink URLs are plain `http://`, checked
+//! at start-up), and reqwest's redirect support parses the URL again twice
+//! per request, about a tenth of the relay's instructions per message
+//! (BENCHMARKS.md, "Message chain"). Nothing is buffered without bound:
+//! request bodies are capped by `MAX_BODY_BYTES`, the sink's reply by the
+//! same cap, and the log writer's queue is bounded.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -28,7 +33,11 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use message_chain::Upstream;
 use message_chain::applog::{self, AppendError, AppendLog, LogFileArgs};
 use message_chain::timestamp;
@@ -84,8 +93,6 @@ pub enum Error {
     /// `LOG_DIR` is unusable: the relay would lose every message.
     #[error("{0}")]
     LogFile(std::io::Error),
-    #[error("cannot build the HTTP client: {0}")]
-    Client(reqwest::Error),
     #[error("serving HTTP failed: {0}")]
     Serve(std::io::Error),
 }
@@ -98,9 +105,9 @@ enum RequestError {
     #[error(transparent)]
     Log(#[from] AppendError),
     #[error("sink unreachable")]
-    SinkUnreachable(#[source] reqwest::Error),
+    SinkUnreachable(#[source] BoxError),
     #[error("sink did not answer in time")]
-    SinkTimeout(#[source] reqwest::Error),
+    SinkTimeout,
     #[error("sink answered {0}")]
     SinkStatus(StatusCode),
     #[error("sink reply larger than {0} bytes")]
@@ -111,7 +118,7 @@ impl RequestError {
     fn status(&self) -> StatusCode {
         match self {
             RequestError::Log(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            RequestError::SinkTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            RequestError::SinkTimeout => StatusCode::GATEWAY_TIMEOUT,
             RequestError::SinkUnreachable(_)
             | RequestError::SinkStatus(_)
             | RequestError::SinkReplyTooLarge(_) => StatusCode::BAD_GATEWAY,
@@ -122,7 +129,7 @@ impl RequestError {
     fn outcome(&self) -> &'static str {
         match self {
             RequestError::Log(_) => "log_failed",
-            RequestError::SinkTimeout(_) => "sink_timeout",
+            RequestError::SinkTimeout => "sink_timeout",
             RequestError::SinkUnreachable(_) => "sink_unreachable",
             RequestError::SinkStatus(_) => "sink_error",
             RequestError::SinkReplyTooLarge(_) => "sink_reply_too_large",
@@ -150,6 +157,11 @@ impl IntoResponse for RequestError {
     }
 }
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The pooled client the relay talks to the sink with.
+type SinkClient = Client<HttpConnector, Full<Bytes>>;
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
     outcome: &'static str,
@@ -160,7 +172,7 @@ struct Outcome {
 pub struct AppState {
     kit: Kit,
     log: AppendLog,
-    client: reqwest::Client,
+    client: SinkClient,
     sink_url: Upstream,
     sink_timeout: Duration,
     /// Caps both the request body and the sink's reply.
@@ -174,17 +186,21 @@ impl AppState {
     pub fn new(config: &Config) -> Result<Self, Error> {
         let pod_ip = config.service.pod_ip();
         let log = config.log.open("Relay", pod_ip).map_err(Error::LogFile)?;
-        let mut client = reqwest::Client::builder()
-            .connect_timeout(config.sink_connect_timeout)
-            .pool_idle_timeout(config.sink_idle_timeout)
-            .tcp_nodelay(true);
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.sink_connect_timeout));
+        connector.set_nodelay(true);
         if !config.service.bind.is_unspecified() {
             // Bound to a specific address (the local run gives each instance
             // its own loopback address): speak from it too, so the sink sees
             // which relay called, as it sees pod IPs in a cluster.
-            client = client.local_address(config.service.bind);
+            connector.set_local_address(Some(config.service.bind));
         }
-        let client = client.build().map_err(Error::Client)?;
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(config.sink_idle_timeout)
+            // The timer is what closes idle connections in the background;
+            // without it they would only be dropped when next checked out.
+            .pool_timer(TokioTimer::new())
+            .build(connector);
         let relayed = Family::<Outcome, Counter>::default();
         let kit = Kit::new(true, |registry| {
             registry.register(
@@ -273,7 +289,8 @@ async fn log_and_forward(
     forward(state, headers, body).await
 }
 
-/// POST `body` to the sink and return its reply body.
+/// POST `body` to the sink and return its reply body. `SINK_TIMEOUT`
+/// bounds the whole exchange, connecting, sending and reading the reply.
 async fn forward(
     state: &AppState,
     headers: &HeaderMap,
@@ -283,41 +300,36 @@ async fn forward(
         .get(header::CONTENT_TYPE)
         .cloned()
         .unwrap_or_else(|| HeaderValue::from_static("text/plain"));
-    let mut request = state
-        .client
-        .post(state.sink_url.next_url().clone())
-        .timeout(state.sink_timeout)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(body);
+    let mut request = http::Request::post(state.sink_url.next_uri().clone())
+        .header(header::CONTENT_TYPE, content_type);
     if let Some(id) = headers.get(service_kit::http::REQUEST_ID) {
         request = request.header(service_kit::http::REQUEST_ID, id);
     }
-    let mut response = request.send().await.map_err(classify)?;
-    if !response.status().is_success() {
-        return Err(RequestError::SinkStatus(response.status()));
-    }
-    // Read the reply with a cap: a misbehaving sink must not make us buffer
-    // without bound.
-    let limit = state.max_body_bytes;
-    if response.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(RequestError::SinkReplyTooLarge(limit));
-    }
-    let mut reply = BytesMut::new();
-    while let Some(chunk) = response.chunk().await.map_err(classify)? {
-        if reply.len() + chunk.len() > limit {
-            return Err(RequestError::SinkReplyTooLarge(limit));
+    let request = request
+        .body(Full::new(body))
+        // The parts are a parsed URI and header values copied from a
+        // request axum accepted: building cannot fail.
+        .map_err(|e| RequestError::SinkUnreachable(e.into()))?;
+    let exchange = async {
+        let response = state
+            .client
+            .request(request)
+            .await
+            .map_err(|e| RequestError::SinkUnreachable(e.into()))?;
+        if !response.status().is_success() {
+            return Err(RequestError::SinkStatus(response.status()));
         }
-        reply.extend_from_slice(&chunk);
-    }
-    Ok(reply.freeze())
-}
-
-/// A connect failure (refused, no route, DNS, connect timeout) means the
-/// sink is unreachable: 502. Any other timeout means it is too slow: 504.
-fn classify(err: reqwest::Error) -> RequestError {
-    if err.is_timeout() && !err.is_connect() {
-        RequestError::SinkTimeout(err)
-    } else {
-        RequestError::SinkUnreachable(err)
-    }
+        // Read the reply with a cap: a misbehaving sink must not make us
+        // buffer without bound. `Limited` refuses a declared length over the
+        // cap at once and a longer body as soon as it passes it.
+        let limit = state.max_body_bytes;
+        match Limited::new(response.into_body(), limit).collect().await {
+            Ok(reply) => Ok(reply.to_bytes()),
+            Err(err) if err.is::<LengthLimitError>() => Err(RequestError::SinkReplyTooLarge(limit)),
+            Err(err) => Err(RequestError::SinkUnreachable(err)),
+        }
+    };
+    tokio::time::timeout(state.sink_timeout, exchange)
+        .await
+        .unwrap_or(Err(RequestError::SinkTimeout))
 }
