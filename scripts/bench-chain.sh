@@ -6,6 +6,16 @@
 #   scripts/bench-chain.sh                 # 32 connections, 15 s per run
 #   DURATION=30s CONNECTIONS=64 scripts/bench-chain.sh
 #   BIN_DIR=/path/to/old/build scripts/bench-chain.sh   # no build
+#   WORKERS=auto scripts/bench-chain.sh    # one Tokio worker per core
+#
+# WORKERS is the number of Tokio worker threads of the relay and of the sink.
+# It is 1 by default because that is what they run with in a cluster: their
+# pods are limited to less than one core (k8s/message-chain: 600m and 700m),
+# and Tokio sizes its pool from std's available_parallelism, which reads the
+# container's CPU quota (a fraction of a core counts as one). On a host with
+# no quota they would start one worker per core; WORKERS=auto runs them so.
+# nginx's chain runs as it is configured (`worker_processes auto`: one
+# process per core, serving both of its tiers).
 #
 # Everything listens on 127.0.0.1 and every load run is bounded by DURATION.
 # The nginx chain is the ceiling: a C proxy in front of a C endpoint, both
@@ -16,6 +26,8 @@ cd "$(dirname "$0")/.."
 duration=${DURATION:-15s}
 connections=${CONNECTIONS:-32}
 threads=${THREADS:-2}
+workers=${WORKERS:-1}
+if [ "$workers" = auto ]; then unset TOKIO_WORKER_THREADS; else export TOKIO_WORKER_THREADS=$workers; fi
 
 need() {
   command -v "$1" >/dev/null 2>&1 && return 0
@@ -119,66 +131,109 @@ relay_lines=$(cat "$work"/relay/Relay_*.txt | wc -l)
 sink_lines=$(cat "$work"/sink/Sink_*.txt | wc -l)
 wrk_done=$(awk '/requests in/ {print $1}' "$work/relay.wrk")
 
-# --- nginx chain ---------------------------------------------------------------
-front=$(free_port)
-back=$(free_port)
-mkdir -p "$work/nginx/logs"
-cat >"$work/nginx/nginx.conf" <<NGINX
-worker_processes auto;
-error_log $work/nginx/logs/error.log warn;
-pid $work/nginx/nginx.pid;
+# --- nginx chains ------------------------------------------------------------
+# start_nginx NAME WORKER_PROCESSES SERVERS: an nginx with its own prefix
+# $work/NAME, serving SERVERS (server blocks); sets nginx_pid.
+start_nginx() {
+  local dir=$work/$1
+  mkdir -p "$dir/logs"
+  cat >"$dir/nginx.conf" <<NGINX
+worker_processes $2;
+error_log $dir/logs/error.log warn;
+pid $dir/nginx.pid;
 events { worker_connections 1024; }
 http {
   access_log off;
-  upstream endpoint { server 127.0.0.1:$back; keepalive 64; }
+$3
+}
+NGINX
+  "$nginx_bin" -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' 2>"$dir/logs/stderr.log" &
+  nginx_pid=$!
+  pids+=("$nginx_pid")
+}
+# The relay's part: proxy PORT to the endpoint on BACK, logging to LOG.
+proxy_server() { # PORT BACK LOG
+  cat <<NGINX
+  upstream endpoint { server 127.0.0.1:$2; keepalive 64; }
   server {
-    listen 127.0.0.1:$front;
-    access_log $work/nginx/logs/relay.log;
+    listen 127.0.0.1:$1;
+    access_log $3;
     location / {
       proxy_pass http://endpoint;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
   }
+NGINX
+}
+# The sink's part: answer on PORT, logging to LOG.
+endpoint_server() { # PORT LOG
+  cat <<NGINX
   server {
-    listen 127.0.0.1:$back;
-    access_log $work/nginx/logs/sink.log;
+    listen 127.0.0.1:$1;
+    access_log $2;
     location / { return 200 "Logged message from 127.0.0.1"; }
   }
-}
 NGINX
-"$nginx_bin" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx/logs/stderr.log" &
-nginx_pid=$!
-pids+=("$nginx_pid")
+}
+# nginx's masters fork their workers: count them all.
+family() { local pid; for pid in "$@"; do echo "$pid" $(pgrep -P "$pid"); done; }
+
+# The ceiling: one nginx serving both tiers, one worker process per core.
+# A request's two hops may stay inside one process.
+front=$(free_port)
+back=$(free_port)
+start_nginx nginx auto "$(proxy_server "$front" "$back" "$work/nginx/logs/relay.log")
+$(endpoint_server "$back" "$work/nginx/logs/sink.log")"
 wait_http "$front"
-# nginx's master forks its workers (one per core): count them all.
-nginx_pids() { echo "$nginx_pid" $(pgrep -P "$nginx_pid"); }
-nginx_cpu0=$(cpu_ticks $(nginx_pids))
-echo "==> nginx -> nginx: same load"
+nginx_cpu0=$(cpu_ticks $(family "$nginx_pid"))
+echo "==> nginx -> nginx, one nginx for both tiers: same load"
 run_wrk nginx "http://127.0.0.1:$front/"
-nginx_cpu=$(cpu_ticks $(nginx_pids))
+nginx_cpu=$(cpu_ticks $(family "$nginx_pid"))
 nginx_done=$(awk '/requests in/ {print $1}' "$work/nginx.wrk")
+
+# The same two tiers as two nginx instances with the relay's and the sink's
+# number of workers: every request crosses between processes, as it does
+# between our relay and sink (and between pods in a cluster).
+front=$(free_port)
+back=$(free_port)
+start_nginx nginx-back "$workers" "$(endpoint_server "$back" "$work/nginx-back/logs/sink.log")"
+back_pid=$nginx_pid
+start_nginx nginx-front "$workers" "$(proxy_server "$front" "$back" "$work/nginx-front/logs/relay.log")"
+front_pid=$nginx_pid
+wait_http "$back"
+wait_http "$front"
+split_cpu0=$(cpu_ticks $(family "$front_pid" "$back_pid"))
+echo "==> nginx -> nginx as two processes: same load"
+run_wrk nginx-split "http://127.0.0.1:$front/"
+split_cpu=$(cpu_ticks $(family "$front_pid" "$back_pid"))
+split_done=$(awk '/requests in/ {print $1}' "$work/nginx-split.wrk")
 
 # --- report --------------------------------------------------------------------
 relay_rps=$(awk '/^Requests\/sec/ {print $2}' "$work/relay.wrk")
 nginx_rps=$(awk '/^Requests\/sec/ {print $2}' "$work/nginx.wrk")
+split_rps=$(awk '/^Requests\/sec/ {print $2}' "$work/nginx-split.wrk")
 echo
-echo "== results ($(nproc) cores, $connections connections, $duration per run)"
+echo "== results ($(nproc) cores, $connections connections, $duration per run, Tokio workers per tier: $workers)"
 summary relay
 summary nginx
+summary nginx-split
 awk -v a="$relay_rps" -v b="$nginx_rps" 'BEGIN { printf "relay chain / nginx chain: %.0f%% of the req/s\n", 100 * a / b }'
+awk -v a="$relay_rps" -v b="$split_rps" 'BEGIN { printf "relay chain / nginx chain as two processes: %.0f%% of the req/s\n", 100 * a / b }'
 printf 'memory (RSS):  relay idle %s MiB, peak %s MiB;  sink idle %s MiB, peak %s MiB\n' \
   "$(awk -v k="$relay_idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$relay_peak" 'BEGIN{printf "%.1f", k/1024}')" \
   "$(awk -v k="$sink_idle" 'BEGIN{printf "%.1f", k/1024}')" "$(awk -v k="$sink_peak" 'BEGIN{printf "%.1f", k/1024}')"
 awk -v r="$relay_cs" -v s="$sink_cs" -v n="$wrk_done" 'BEGIN { printf "voluntary context switches per request: relay %.2f, sink %.2f\n", r / n, s / n }'
 # Where the two cores went, per request: user and system microseconds of
 # each process. wrk shares the machine, so its share is part of the picture.
-printf 'CPU per request (us, user+system): %s, %s, %s;  %s, %s\n' \
+printf 'CPU per request (us, user+system): %s, %s, %s;  %s, %s;  %s, %s\n' \
   "$(cpu_per_request relay "$relay_cpu0" "$relay_cpu" "$wrk_done")" \
   "$(cpu_per_request sink "$sink_cpu0" "$sink_cpu" "$wrk_done")" \
   "$(cpu_per_request wrk "0 0" "$(cat "$work/relay.wrkcpu")" "$wrk_done")" \
   "$(cpu_per_request nginx "$nginx_cpu0" "$nginx_cpu" "$nginx_done")" \
-  "$(cpu_per_request wrk "0 0" "$(cat "$work/nginx.wrkcpu")" "$nginx_done")"
+  "$(cpu_per_request wrk "0 0" "$(cat "$work/nginx.wrkcpu")" "$nginx_done")" \
+  "$(cpu_per_request nginx-split "$split_cpu0" "$split_cpu" "$split_done")" \
+  "$(cpu_per_request wrk "0 0" "$(cat "$work/nginx-split.wrkcpu")" "$split_done")"
 echo "log files:     wrk counted $wrk_done responses; relay relayed $relayed, wrote $relay_lines lines; sink logged $logged, wrote $sink_lines lines"
 # Every acknowledged message must be in the files. A line is written before
 # the answer, so a file may also hold the few messages whose client went away
