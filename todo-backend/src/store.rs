@@ -363,6 +363,8 @@ impl Store {
         // Placeholder counts are limited (SQLite: 32766); chunk to stay far below.
         for chunk in list_ids.chunks(500) {
             let placeholders = vec!["?"; chunk.len()].join(", ");
+            // Migration 0003's index serves this statement in this order,
+            // without a sort.
             let sql = format!(
                 "SELECT {ITEM_COLUMNS} FROM ITEM WHERE DELETED = 0 AND LIST_ID IN ({placeholders}) \
                  ORDER BY LIST_ID, POSITION, ID"
