@@ -49,8 +49,6 @@
 //! replicas would need a channel between them; with the executor out of the
 //! way, reading the board is cheap enough without one.
 
-use std::collections::HashMap;
-
 use async_graphql::Request;
 use async_graphql::parser::types::{
     DocumentOperations, Field, OperationType, Selection, SelectionSet,
@@ -58,7 +56,7 @@ use async_graphql::parser::types::{
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::schema::int;
-use crate::store::{ItemRow, ListRow, Store, StoreError};
+use crate::store::{BoardRows, ItemRow, ListRow, Store, StoreError};
 
 /// A field of `List` the plan can write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,8 +176,7 @@ impl Plan {
         let rows = tokio::spawn(async move { reader.board(with_items).await }).await??;
         let board = Board {
             plan: self,
-            lists: &rows.lists,
-            items: &rows.items,
+            rows: &rows,
         };
         // The 10 x 50 board is about 28 KB: start big enough for it.
         let mut body = Vec::with_capacity(32 * 1024);
@@ -265,15 +262,19 @@ impl Serialize for Data<'_> {
 /// The rows to write and the plan to write them by.
 struct Board<'a> {
     plan: &'a Plan,
-    lists: &'a [ListRow],
-    items: &'a HashMap<i64, Vec<ItemRow>>,
+    rows: &'a BoardRows,
 }
 
 impl Serialize for Board<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.lists.len()))?;
-        for list in self.lists {
-            seq.serialize_element(&ListObject { board: self, list })?;
+        let lists = &self.rows.lists;
+        let mut seq = serializer.serialize_seq(Some(lists.len()))?;
+        for (index, list) in lists.iter().enumerate() {
+            seq.serialize_element(&ListObject {
+                board: self,
+                index,
+                list,
+            })?;
         }
         seq.end()
     }
@@ -281,6 +282,8 @@ impl Serialize for Board<'_> {
 
 struct ListObject<'a> {
     board: &'a Board<'a>,
+    /// Where `list` is in the board's lists (its items are found by it).
+    index: usize,
     list: &'a ListRow,
 }
 
@@ -296,11 +299,7 @@ impl Serialize for ListObject<'_> {
                 ListField::Position => map.serialize_entry(key, &list.position.and_then(int))?,
                 ListField::Typename => map.serialize_entry(key, "List")?,
                 ListField::Items(item_fields) => {
-                    let items = self
-                        .board
-                        .items
-                        .get(&list.id)
-                        .map_or(&[][..], Vec::as_slice);
+                    let items = self.board.rows.items(self.index);
                     map.serialize_entry(
                         key,
                         &ItemArray {
