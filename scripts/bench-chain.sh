@@ -176,8 +176,16 @@ endpoint_server() { # PORT LOG
   }
 NGINX
 }
-# nginx's masters fork their workers: count them all.
-family() { local pid; for pid in "$@"; do echo "$pid" $(pgrep -P "$pid"); done; }
+# cpu_ticks of the processes PID... and their children: nginx's masters
+# fork their workers.
+family_cpu_ticks() {
+  local pid child all=()
+  for pid in "$@"; do
+    all+=("$pid")
+    while read -r child; do all+=("$child"); done < <(pgrep -P "$pid")
+  done
+  cpu_ticks "${all[@]}"
+}
 
 # The ceiling: one nginx serving both tiers, one worker process per core.
 # A request's two hops may stay inside one process.
@@ -186,10 +194,10 @@ back=$(free_port)
 start_nginx nginx auto "$(proxy_server "$front" "$back" "$work/nginx/logs/relay.log")
 $(endpoint_server "$back" "$work/nginx/logs/sink.log")"
 wait_http "$front"
-nginx_cpu0=$(cpu_ticks $(family "$nginx_pid"))
+nginx_cpu0=$(family_cpu_ticks "$nginx_pid")
 echo "==> nginx -> nginx, one nginx for both tiers: same load"
 run_wrk nginx "http://127.0.0.1:$front/"
-nginx_cpu=$(cpu_ticks $(family "$nginx_pid"))
+nginx_cpu=$(family_cpu_ticks "$nginx_pid")
 nginx_done=$(awk '/requests in/ {print $1}' "$work/nginx.wrk")
 
 # The same two tiers as two nginx instances with the relay's and the sink's
@@ -203,10 +211,10 @@ start_nginx nginx-front "$workers" "$(proxy_server "$front" "$back" "$work/nginx
 front_pid=$nginx_pid
 wait_http "$back"
 wait_http "$front"
-split_cpu0=$(cpu_ticks $(family "$front_pid" "$back_pid"))
+split_cpu0=$(family_cpu_ticks "$front_pid" "$back_pid")
 echo "==> nginx -> nginx as two processes: same load"
 run_wrk nginx-split "http://127.0.0.1:$front/"
-split_cpu=$(cpu_ticks $(family "$front_pid" "$back_pid"))
+split_cpu=$(family_cpu_ticks "$front_pid" "$back_pid")
 split_done=$(awk '/requests in/ {print $1}' "$work/nginx-split.wrk")
 
 # --- report --------------------------------------------------------------------

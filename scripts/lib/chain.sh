@@ -6,6 +6,7 @@
 # chain_binaries: set `bin` to the directory holding relay and sink. BIN_DIR
 # names binaries built earlier (to compare two builds in one run); by
 # default the release build of this checkout, built now.
+# shellcheck disable=SC2034 # `bin` is for the scripts that source this
 chain_binaries() {
   if [ -n "${BIN_DIR:-}" ]; then
     bin=$BIN_DIR
