@@ -54,26 +54,13 @@ ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctx
 rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 {print $NF}'; }
 
-# CPU time, in clock ticks, that the processes PID... have used so far, as
-# "user system" (utime and stime of /proc/PID/stat: fields 14 and 15,
-# counted after the command name, which may hold spaces).
-cpu_ticks() {
-  local pid
-  for pid in "$@"; do sed 's/^.*) //' "/proc/$pid/stat"; done | awk '{u += $12; s += $13} END {print u + 0, s + 0}'
-}
+# shellcheck source=scripts/lib/cpu.sh
+. scripts/lib/cpu.sh
 # run_wrk NAME URL: one bounded load run; leaves its output in $work/NAME.wrk
-# and wrk's own CPU ticks ("user system") in $work/NAME.wrkcpu: the subshell's
-# children's times, read after wrk has been waited for.
+# and wrk's own CPU ticks in $work/NAME.wrkcpu.
 run_wrk() {
-  (
-    local name=$1 stat
-    wrk -t"$threads" -c"$connections" -d"$duration" --latency -s scripts/lib/wrk/chain-post.lua "$2" >"$work/$name.wrk"
-    read -r stat <"/proc/$BASHPID/stat" # a builtin: $BASHPID is this subshell
-    stat=${stat##*) }
-    # shellcheck disable=SC2086 # split the fields on purpose
-    set -- $stat
-    echo "${14} ${15}" >"$work/$name.wrkcpu"
-  )
+  with_cpu_ticks "$work/$1.wrkcpu" \
+    wrk -t"$threads" -c"$connections" -d"$duration" --latency -s scripts/lib/wrk/chain-post.lua "$2" >"$work/$1.wrk"
 }
 # cpu_per_request NAME TICKS_BEFORE TICKS_AFTER REQUESTS: "NAME U+S" in
 # microseconds of user and system time per request.
@@ -175,16 +162,6 @@ endpoint_server() { # PORT LOG
     location / { return 200 "Logged message from 127.0.0.1"; }
   }
 NGINX
-}
-# cpu_ticks of the processes PID... and their children: nginx's masters
-# fork their workers.
-family_cpu_ticks() {
-  local pid child all=()
-  for pid in "$@"; do
-    all+=("$pid")
-    while read -r child; do all+=("$child"); done < <(pgrep -P "$pid")
-  done
-  cpu_ticks "${all[@]}"
 }
 
 # The ceiling: one nginx serving both tiers, one worker process per core.

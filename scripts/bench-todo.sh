@@ -34,12 +34,13 @@
 #   PORT=18480                              where the backend listens (127.0.0.1)
 #   BENCH_DB=mysql|sqlite                   store under test (default mysql)
 #   MYSQL_HOST=127.0.0.1 MYSQL_PORT=3306 MYSQL_USER=root MYSQL_PWD=  (mysql only)
-# Needs: cargo, curl, wrk, GNU time (/usr/bin/time), and for mysql the
-# `mysql` client; valgrind for CALLGRIND.
+# Needs: cargo, curl, wrk, and for mysql the `mysql` client; valgrind for CALLGRIND.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 . scripts/lib/todo-board.sh
+# shellcheck source=scripts/lib/cpu.sh
+. scripts/lib/cpu.sh
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-16}
@@ -55,7 +56,7 @@ export MYSQL_PWD=${MYSQL_PWD:-}
 LISTS=10
 ITEMS=50
 
-for tool in cargo curl wrk /usr/bin/time; do
+for tool in cargo curl wrk; do
     command -v "$tool" >/dev/null || { echo "bench-todo: $tool is required" >&2; exit 1; }
 done
 
@@ -182,9 +183,8 @@ if [[ -n "$CALLGRIND" ]]; then
     exit 0
 fi
 
-# CPU time a process has used so far, utime + stime in clock ticks (fields
-# 14 and 15 of /proc/<pid>/stat, counted after the parenthesised name).
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# CPU ticks used so far, user and system together.
+total_ticks() { cpu_ticks "$@" | awk '{print $1 + $2}'; }
 db_pid=""
 if [[ "$BENCH_DB" == mysql && "$MYSQL_HOST" =~ ^(127\.0\.0\.1|localhost)$ ]]; then
     db_pid=$(pgrep -x mariadbd || pgrep -x mysqld || true)
@@ -192,13 +192,13 @@ fi
 db_questions() { mysql -h "$MYSQL_HOST" -P "$MYSQL_PORT" -u "$MYSQL_USER" -N -e "SHOW GLOBAL STATUS LIKE 'Questions'" | awk '{print $2}'; }
 
 echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION (homepage query)"
-backend_cpu_0=$(cpu_ticks "$backend_pid")
-if [[ -n "$db_pid" ]]; then db_cpu_0=$(cpu_ticks "$db_pid"); db_questions_0=$(db_questions); fi
+backend_cpu_0=$(total_ticks "$backend_pid")
+if [[ -n "$db_pid" ]]; then db_cpu_0=$(total_ticks "$db_pid"); db_questions_0=$(db_questions); fi
 before=$(queries_total)
-/usr/bin/time -f '%U %S' -o "$work/wrk.cpu" timeout 300 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/lib/wrk/todo-home.lua "$base/graphql" | tee "$work/wrk.txt"
+with_cpu_ticks "$work/wrk.cpu" timeout 300 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/lib/wrk/todo-home.lua "$base/graphql" | tee "$work/wrk.txt"
 after=$(queries_total)
-backend_cpu=$(($(cpu_ticks "$backend_pid") - backend_cpu_0))
-if [[ -n "$db_pid" ]]; then db_cpu=$(($(cpu_ticks "$db_pid") - db_cpu_0)); db_statements=$(($(db_questions) - db_questions_0)); fi
+backend_cpu=$(($(total_ticks "$backend_pid") - backend_cpu_0))
+if [[ -n "$db_pid" ]]; then db_cpu=$(($(total_ticks "$db_pid") - db_cpu_0)); db_statements=$(($(db_questions) - db_questions_0)); fi
 
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
 rps=$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")
@@ -213,11 +213,11 @@ echo "p99 latency:           $p99"
 echo "requests:              $requests (non-2xx: ${non2xx:-0})"
 echo "SQL queries/request:   $per_request over the run (health checks included); exactly $cost_10 for one request"
 echo "                       ($cost_1 with 1 list, $cost_10 with $LISTS lists: does not grow with the number of lists)"
-# CPU milliseconds per completed request: ticks (or seconds, for wrk) over requests.
+# CPU milliseconds per completed request: ticks over requests.
 ticks=$(getconf CLK_TCK)
 per_request_ms() { awk -v s="$1" -v r="$requests" 'BEGIN { if (r > 0) printf "%.3f", s * 1000 / r; else print "n/a" }'; }
 backend_ms=$(per_request_ms "$(awk -v t="$backend_cpu" -v hz="$ticks" 'BEGIN { print t / hz }')")
-wrk_ms=$(per_request_ms "$(awk '{ print $1 + $2 }' "$work/wrk.cpu")")
+wrk_ms=$(per_request_ms "$(awk -v hz="$ticks" '{ print ($1 + $2) / hz }' "$work/wrk.cpu")")
 if [[ -n "$db_pid" ]]; then
     db_ms=$(per_request_ms "$(awk -v t="$db_cpu" -v hz="$ticks" 'BEGIN { print t / hz }')")
     # The server is shared: if it answered many more statements than the
